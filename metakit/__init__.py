@@ -12,13 +12,13 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "escalc": "metakit.escalc",
+    "escalc": "metakit.effect_sizes",
     "rma": "metakit.models",
     "RMAResult": "metakit.models",
     "rma_mh": "metakit.mh",
     "rma_peto": "metakit.mh",
     "metaprop": "metakit.proportions",
-    "subgroup": "metakit.subgroup",
+    "subgroup": "metakit.subgroups",
     "rma_batch": "metakit.batch",
     "regtest": "metakit.bias",
     "ranktest": "metakit.bias",
@@ -31,22 +31,19 @@ _EXPORTS = {
     "baujat": "metakit.sensitivity",
     "exclude": "metakit.sensitivity",
     "load_review": "metakit.data",
-    "audit": "metakit.audit",
-    "plots": "metakit.plots",
-    "cohort": "metakit.cohort",
-    "results": "metakit.results",
 }
+_SUBMODULES = ("audit", "plots", "cohort", "results", "data")
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(set(_EXPORTS) | set(_SUBMODULES))
 
 
 def __getattr__(name: str) -> Any:
-    try:
-        module_name = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'metakit' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
-    value = module if module_name.endswith("." + name) else getattr(module, name)
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"metakit.{name}")
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'metakit' has no attribute {name!r}")
     globals()[name] = value
     return value
 

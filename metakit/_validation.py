@@ -1,0 +1,110 @@
+"""Input validation shared by every public function.
+
+Each helper raises :class:`ValueError` whose message names the argument and, where it applies,
+the offending study (0-based index, or the label when ``labels`` is given), as metafor does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+def _where(index: int, labels: Sequence[str] | None) -> str:
+    return f"study {labels[index]!r}" if labels is not None else f"study index {index}"
+
+
+def as_float_array(name: str, values: ArrayLike, *, labels: Sequence[str] | None = None,
+                   allow_nan: bool = False, ndim: int = 1) -> NDArray[np.float64]:
+    """Return ``values`` as a float array, rejecting text, wrong shapes and (unless allowed) NaN."""
+    if values is None:
+        raise ValueError(f"{name}: a value is required")
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: values must be numbers, got {values!r}") from None
+    if array.ndim == 0 and ndim == 1:
+        array = array.reshape(1)
+    if array.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name}: no values given")
+    if not allow_nan:
+        bad = np.flatnonzero(~np.isfinite(array.ravel()))
+        if bad.size:
+            where = _where(int(bad[0]), labels) if ndim == 1 else f"position {int(bad[0])}"
+            raise ValueError(f"{name}: missing or infinite value at {where}")
+    return array
+
+
+def same_length(labels: Sequence[str] | None = None, **arrays: NDArray[Any]) -> int:
+    """Check that all arrays have the same length and return it."""
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"arguments differ in length: {detail}")
+    k = next(iter(lengths.values()))
+    if labels is not None and len(labels) != k:
+        raise ValueError(f"slab: {len(labels)} labels for {k} studies")
+    return k
+
+
+def check_positive(name: str, array: NDArray[np.float64], *,
+                   labels: Sequence[str] | None = None, strict: bool = True) -> None:
+    """Reject values <= 0 (``strict``) or < 0."""
+    bad = np.flatnonzero(array <= 0 if strict else array < 0)
+    if bad.size:
+        i = int(bad[0])
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"{name}: must be {bound}, got {array[i]:g} at {_where(i, labels)}")
+
+
+def check_integer(name: str, array: NDArray[np.float64], *,
+                  labels: Sequence[str] | None = None) -> None:
+    """Reject counts that are not whole numbers."""
+    bad = np.flatnonzero(array != np.round(array))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name}: counts must be whole numbers, got {array[i]:g} at "
+                         f"{_where(i, labels)}")
+
+
+def check_counts(events_name: str, events: NDArray[np.float64], total_name: str,
+                 total: NDArray[np.float64], *, labels: Sequence[str] | None = None) -> None:
+    """Counts are whole, non-negative and ``events <= total``."""
+    check_integer(events_name, events, labels=labels)
+    check_integer(total_name, total, labels=labels)
+    check_positive(events_name, events, labels=labels, strict=False)
+    check_positive(total_name, total, labels=labels)
+    bad = np.flatnonzero(events > total)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{events_name}: {events[i]:g} events exceed {total_name} = {total[i]:g} "
+                         f"at {_where(i, labels)}")
+
+
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` (exact match)."""
+    if value not in choices:
+        raise ValueError(f"{name}: unknown value {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def check_level(level: float) -> float:
+    """Confidence level in percent, strictly between 0 and 100."""
+    if not isinstance(level, (int, float)) or not 0 < level < 100:
+        raise ValueError(f"level: must be a percentage between 0 and 100, got {level!r}")
+    return float(level)
+
+
+def labels_or_none(slab: Sequence[Any] | None, k: int) -> list[str] | None:
+    """Study labels as strings, checked against the number of studies."""
+    if slab is None:
+        return None
+    labels = [str(s) for s in slab]
+    if len(labels) != k:
+        raise ValueError(f"slab: {len(labels)} labels for {k} studies")
+    return labels

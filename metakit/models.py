@@ -1,0 +1,390 @@
+"""Fixed- and random-effects meta-analysis and meta-regression (metafor's ``rma``).
+
+References
+----------
+Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package. Journal of
+Statistical Software, 36(3), 1-48. doi:10.18637/jss.v036.i03
+Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
+Statistics in Medicine, 21(11), 1539-1558.
+Hartung, J., & Knapp, G. (2001). A refined method for the meta-analysis of controlled clinical
+trials with binary outcome. Statistics in Medicine, 20(24), 3875-3889.
+Riley, R. D., Higgins, J. P. T., & Deeks, J. J. (2011). Interpretation of random effects
+meta-analyses. BMJ, 342, d549.
+Raudenbush, S. W. (2009). Analyzing effect sizes: Random-effects models. In The Handbook of
+Research Synthesis and Meta-Analysis (2nd ed., pp. 295-315).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from metakit import _validation as v
+from metakit.heterogeneity import (FIXED_METHODS, METHODS, estimate_tau2, projection,
+                                   qprofile_ci)
+from metakit.transforms import back_transform
+
+
+@dataclass(frozen=True)
+class RMAResult:
+    """A fitted meta-analysis or meta-regression (metafor's ``rma.uni`` object).
+
+    Estimates are on the model scale (log for ratio measures). Intercept-only models expose
+    scalars (``estimate``, ``se``, ``pval``, ``ci_low``, ``ci_high``); with moderators ``beta``,
+    ``se``, ``pval``, ``ci_low`` and ``ci_high`` are arrays and ``qm``, ``qm_pval``, ``r2`` are set.
+    """
+
+    yi: NDArray[np.float64]
+    vi: NDArray[np.float64]
+    X: NDArray[np.float64]
+    method: str
+    test: str
+    level: float
+    measure: str | None
+    slab: list[str]
+    beta: NDArray[np.float64]
+    vb: NDArray[np.float64]
+    tau2: float
+    tau2_se: float
+    q: float
+    q_df: int
+    q_pval: float
+    i2: float
+    h2: float
+    tau2_ci: tuple[float, float]
+    i2_ci: tuple[float, float]
+    h2_ci: tuple[float, float]
+    qm: float
+    qm_pval: float
+    r2: float
+    converged: bool
+    solver: str
+    ni: NDArray[np.float64] | None = None
+    mod_names: tuple[str, ...] = ("intrcpt",)
+    weights: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+
+    # ----------------------------------------------------------------- shape of the model
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return len(self.yi)
+
+    @property
+    def p(self) -> int:
+        """Number of model coefficients."""
+        return self.X.shape[1]
+
+    @property
+    def is_regression(self) -> bool:
+        return self.p > 1
+
+    @property
+    def is_fixed(self) -> bool:
+        return self.method in FIXED_METHODS
+
+    @property
+    def dfs(self) -> int | None:
+        """Degrees of freedom of the t-distribution (``knha``), else ``None``."""
+        return self.k - self.p if self.test == "knha" else None
+
+    # ------------------------------------------------------------------- coefficients
+    def _crit(self) -> float:
+        alpha = 1 - self.level / 100
+        if self.test == "knha":
+            return float(stats.t.isf(alpha / 2, self.k - self.p)) if self.k > self.p else np.nan
+        return float(stats.norm.isf(alpha / 2))
+
+    def _unwrap(self, values: NDArray[np.float64]) -> Any:
+        return values if self.is_regression else float(values[0])
+
+    @property
+    def estimate(self) -> Any:
+        """Pooled estimate (intercept-only) or coefficient array (meta-regression)."""
+        return self._unwrap(self.beta)
+
+    @property
+    def se(self) -> Any:
+        return self._unwrap(np.sqrt(np.diag(self.vb)))
+
+    @property
+    def zval(self) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._unwrap(self.beta / np.sqrt(np.diag(self.vb)))
+
+    @property
+    def pval(self) -> Any:
+        z = np.abs(np.atleast_1d(self.zval))
+        if self.test == "knha":
+            p = 2 * stats.t.sf(z, self.k - self.p) if self.k > self.p else np.full_like(z, np.nan)
+        else:
+            p = 2 * stats.norm.sf(z)
+        return self._unwrap(p)
+
+    @property
+    def ci_low(self) -> Any:
+        return self._unwrap(self.beta - self._crit() * np.sqrt(np.diag(self.vb)))
+
+    @property
+    def ci_high(self) -> Any:
+        return self._unwrap(self.beta + self._crit() * np.sqrt(np.diag(self.vb)))
+
+    # ----------------------------------------------------------------- prediction interval
+    @property
+    def pi_low(self) -> float:
+        """Lower bound of the prediction interval (random-effects models without moderators)."""
+        return self._prediction_interval()[0]
+
+    @property
+    def pi_high(self) -> float:
+        return self._prediction_interval()[1]
+
+    def _prediction_interval(self) -> tuple[float, float]:
+        if self.is_regression or self.is_fixed:
+            return (np.nan, np.nan)
+        se = float(np.sqrt(self.vb[0, 0] + self.tau2))
+        crit = self._crit()
+        return (float(self.beta[0]) - crit * se, float(self.beta[0]) + crit * se)
+
+    # --------------------------------------------------------------------- presentation
+    def back_transform(self) -> dict[str, float]:
+        """Summary on the natural scale: exp for ratios, inverse transforms for proportions."""
+        if self.is_regression:
+            raise ValueError("back_transform: only for models without moderators")
+        values = {"estimate": self.estimate, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                  "pi_low": self.pi_low, "pi_high": self.pi_high}
+        return {name: back_transform(self.measure, value, self.ni)
+                for name, value in values.items()}
+
+    def to_record(self) -> dict[str, Any]:
+        """One row for a results table (model scale, plus back-transformed values)."""
+        record: dict[str, Any] = {
+            "measure": self.measure, "model": self.model_label, "k": self.k,
+            "tau2": self.tau2, "i2": self.i2, "h2": self.h2, "q": self.q, "q_df": self.q_df,
+            "q_pval": self.q_pval,
+        }
+        if self.is_regression:
+            for name, b, se, p in zip(self.mod_names, self.beta, self.se, self.pval):
+                record.update({f"beta_{name}": b, f"se_{name}": se, f"pval_{name}": p})
+            record.update({"qm": self.qm, "qm_pval": self.qm_pval, "r2": self.r2})
+        else:
+            record.update({"estimate": self.estimate, "se": self.se, "ci_low": self.ci_low,
+                           "ci_high": self.ci_high, "p_value": self.pval,
+                           "pi_low": self.pi_low, "pi_high": self.pi_high})
+            if self.measure is not None:
+                record.update({f"{k}_bt": val for k, val in self.back_transform().items()})
+        return record
+
+    def summary_frame(self) -> pd.DataFrame:
+        """Coefficient table: estimate, se, zval/tval, pval, ci_low, ci_high."""
+        return pd.DataFrame({
+            "estimate": np.atleast_1d(self.estimate), "se": np.atleast_1d(self.se),
+            "tval" if self.test == "knha" else "zval": np.atleast_1d(self.zval),
+            "pval": np.atleast_1d(self.pval), "ci_low": np.atleast_1d(self.ci_low),
+            "ci_high": np.atleast_1d(self.ci_high)}, index=list(self.mod_names))
+
+    @property
+    def model_label(self) -> str:
+        """Short description, e.g. ``"RE (REML), Hartung-Knapp"``."""
+        label = "EE" if self.is_fixed else f"RE ({self.method})"
+        return label + (", Hartung-Knapp" if self.test == "knha" else "")
+
+    def __str__(self) -> str:
+        kind = "Equal-Effects Model" if self.is_fixed else "Random-Effects Model"
+        lines = [f"{kind} (k = {self.k}; method: {self.method}; test: {self.test})", ""]
+        if not self.is_fixed:
+            lo, hi = self.tau2_ci
+            lines.append(f"tau^2 = {self.tau2:.4f} (SE = {self.tau2_se:.4f}; "
+                         f"{self.level:g}% CI {lo:.4f} to {hi:.4f})")
+        lines.append(f"I^2 = {self.i2:.2f}%   H^2 = {self.h2:.2f}")
+        lines.append(f"Q(df = {self.q_df}) = {self.q:.4f}, p = {self.q_pval:.4g}")
+        if self.is_regression:
+            lines.append(f"QM = {self.qm:.4f}, p = {self.qm_pval:.4g}; R^2 = {self.r2:.2f}%")
+        lines += ["", self.summary_frame().round(4).to_string()]
+        if not self.is_regression and self.measure is not None:
+            bt = self.back_transform()
+            lines.append(f"\nBack-transformed ({self.measure}): {bt['estimate']:.4f} "
+                         f"[{bt['ci_low']:.4f}, {bt['ci_high']:.4f}]")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+    def refit(self, keep: NDArray[np.bool_]) -> "RMAResult":
+        """The same model fitted to the studies where ``keep`` is true."""
+        mods = self.X[keep][:, 1:] if self.is_regression else None
+        return rma(self.yi[keep], self.vi[keep], method=self.method, test=self.test,
+                   mods=mods, level=self.level, measure=self.measure,
+                   slab=[s for s, k in zip(self.slab, keep) if k],
+                   ni=None if self.ni is None else self.ni[keep],
+                   mod_names=self.mod_names[1:] if self.is_regression else None)
+
+
+def _design(mods: ArrayLike | pd.DataFrame | None, k: int,
+            mod_names: Sequence[str] | None) -> tuple[NDArray[np.float64], tuple[str, ...]]:
+    if mods is None:
+        return np.ones((k, 1)), ("intrcpt",)
+    if isinstance(mods, pd.DataFrame):
+        names = tuple(str(c) for c in mods.columns)
+        matrix = v.as_float_array("mods", mods.to_numpy(dtype=float), ndim=2)
+    else:
+        array = np.asarray(mods, dtype=float)
+        matrix = v.as_float_array("mods", array.reshape(k, -1) if array.ndim == 1 else array,
+                                  ndim=2)
+        names = tuple(mod_names) if mod_names is not None else tuple(
+            f"mod{j + 1}" for j in range(matrix.shape[1]))
+    if matrix.shape[0] != k:
+        raise ValueError(f"mods: {matrix.shape[0]} rows for {k} studies")
+    if len(names) != matrix.shape[1]:
+        raise ValueError(f"mod_names: {len(names)} names for {matrix.shape[1]} moderators")
+    X = np.column_stack([np.ones(k), matrix])
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError("mods: the moderators are collinear (or constant) in these studies")
+    if X.shape[1] >= k:
+        raise ValueError(f"mods: {X.shape[1]} coefficients need more than {k} studies")
+    return X, ("intrcpt",) + names
+
+
+def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
+        mods: ArrayLike | pd.DataFrame | None = None, level: float = 95, *,
+        measure: str | None = None, slab: Sequence[Any] | None = None,
+        ni: ArrayLike | None = None, mod_names: Sequence[str] | None = None) -> RMAResult:
+    """Fit an equal- or random-effects model, or a meta-regression (metafor's ``rma``).
+
+    Parameters
+    ----------
+    yi, vi : array_like
+        Effect sizes (model scale) and their sampling variances (> 0).
+    method : {"REML", "EE", "FE", "DL", "ML", "PM", "HE", "SJ", "EB", "HS"}
+        τ² estimator; ``EE`` (alias ``FE``) is the equal-effects (fixed-effect) model.
+    test : {"z", "knha"}
+        ``knha``: Hartung-Knapp-Sidik-Jonkman adjustment with a t-distribution on ``k - p`` df.
+    mods : array_like or DataFrame, optional
+        Moderators (one column each; an intercept is added).
+    level : float
+        Confidence level in percent for CIs and the prediction interval.
+    measure : str, optional
+        The effect measure (from :func:`metakit.escalc`), for back-transformation.
+    slab : sequence, optional
+        Study labels.
+    ni : array_like, optional
+        Study sizes, needed to back-transform ``PFT`` (harmonic mean, Miller 1978).
+    mod_names : sequence of str, optional
+        Names of the moderator columns when ``mods`` is an array.
+
+    Returns
+    -------
+    RMAResult
+        With ``estimate, se, ci_low, ci_high, pval, tau2, i2, h2, q, q_pval, k``,
+        ``pi_low, pi_high``, ``tau2_ci, i2_ci`` (Q-profile) and, for meta-regression,
+        ``beta, qm, qm_pval, r2``.
+
+    Notes
+    -----
+    I² and H² follow metafor: from Q for the equal-effects model, and from τ² and the typical
+    within-study variance ``(k - p) / tr(P)`` for random-effects models. The pseudo-R² compares
+    τ² with that of the intercept-only model fitted by the same method (Raudenbush, 2009); for
+    equal-effects meta-regression it is the adjusted R² of the weighted regression, as in metafor.
+
+    References
+    ----------
+    Viechtbauer (2010), doi:10.18637/jss.v036.i03; Higgins & Thompson (2002); Hartung & Knapp
+    (2001); Riley et al. (2011).
+    """
+    method = v.check_choice("method", method, METHODS)
+    test = v.check_choice("test", test, ("z", "knha"))
+    level = v.check_level(level)
+    y = v.as_float_array("yi", yi)
+    labels = v.labels_or_none(slab, len(y))
+    var = v.as_float_array("vi", vi, labels=labels)
+    k = v.same_length(yi=y, vi=var)
+    v.check_positive("vi", var, labels=labels)
+    sizes = None
+    if ni is not None:
+        sizes = v.as_float_array("ni", ni, labels=labels)
+        v.same_length(yi=y, ni=sizes)
+    X, names = _design(mods, k, mod_names)
+    p = X.shape[1]
+    if test == "knha" and k <= p:
+        raise ValueError(f"test: 'knha' needs more studies than coefficients (k = {k})")
+
+    fit = estimate_tau2(method, y, var, X)
+    tau2 = fit.tau2
+    w = 1.0 / (var + tau2)
+    XtWX = X.T @ (X * w[:, None])
+    vb = np.linalg.inv(XtWX)
+    beta = vb @ (X.T @ (w * y))
+    if test == "knha":
+        rss = float(np.sum(w * (y - X @ beta) ** 2))
+        vb = vb * (rss / (k - p) if rss > np.finfo(float).eps else 0.0)
+
+    q_df = k - p
+    if q_df > 0:
+        P_fe = projection(var, X)
+        q = max(0.0, float(y @ P_fe @ y))
+        q_pval = float(stats.chi2.sf(q, q_df))
+        typical = q_df / np.trace(P_fe)
+    else:
+        q, q_pval, typical = 0.0, 1.0, np.nan
+    if method in FIXED_METHODS:
+        i2 = max(0.0, 100 * (q - q_df) / q) if q > 0 else 0.0
+        h2 = q / q_df if q_df > 0 else 1.0
+        tau2_ci = i2_ci = h2_ci = (np.nan, np.nan)
+        tau2_se = np.nan
+    else:
+        i2 = 100 * tau2 / (typical + tau2) if q_df > 0 else 0.0
+        h2 = tau2 / typical + 1 if q_df > 0 else 1.0
+        tau2_ci = qprofile_ci(y, var, X, level)
+        i2_ci = tuple(100 * t / (typical + t) for t in tau2_ci)
+        h2_ci = tuple(t / typical + 1 for t in tau2_ci)
+        tau2_se = _tau2_se(method, tau2, y, var, X)
+
+    qm = qm_pval = r2 = np.nan
+    if p > 1:
+        b = beta[1:]
+        qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
+        if test == "knha":
+            qm /= p - 1
+            qm_pval = float(stats.f.sf(qm, p - 1, k - p))
+        else:
+            qm_pval = float(stats.chi2.sf(qm, p - 1))
+        if method in FIXED_METHODS:
+            r2 = _weighted_adjusted_r2(y, X, beta, w)
+        else:
+            tau2_re = estimate_tau2(method, y, var, np.ones((k, 1))).tau2
+            r2 = 0.0 if tau2_re <= np.finfo(float).eps else max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+    return RMAResult(
+        yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
+        slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
+        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, tau2_ci=tau2_ci,
+        i2_ci=i2_ci, h2_ci=h2_ci, qm=qm, qm_pval=qm_pval, r2=r2, converged=fit.converged,
+        solver=fit.solver, ni=sizes, mod_names=names, weights=100 * w / w.sum())
+
+
+def _weighted_adjusted_r2(y: NDArray, X: NDArray, beta: NDArray, w: NDArray) -> float:
+    """Adjusted R² (percent, floored at 0) of the weighted regression, as metafor for EE models."""
+    fitted = X @ beta
+    centre = np.sum(w * fitted) / w.sum()
+    explained = np.sum(w * (fitted - centre) ** 2)
+    residual = np.sum(w * (y - fitted) ** 2)
+    k, p = X.shape
+    r2 = explained / (explained + residual)
+    return max(0.0, 100 * (1 - (1 - r2) * (k - 1) / (k - p)))
+
+
+def _tau2_se(method: str, tau2: float, y: NDArray, v: NDArray, X: NDArray) -> float:
+    """Standard error of τ² for the likelihood-based estimators (Fisher information)."""
+    w = 1.0 / (v + tau2)
+    if method == "ML":
+        return float(np.sqrt(2 / np.sum(w**2)))
+    if method == "REML":
+        P = projection(v + tau2, X)
+        return float(np.sqrt(2 / np.sum(P * P)))
+    return np.nan

@@ -1,0 +1,112 @@
+"""The results-table contract: one row per analysis a notebook computes.
+
+See ``DESIGN.md`` ("Results table"). :func:`verdict` decides ``reproduced`` against ``discrepant``
+from the printed precision of the published value; :class:`ResultsTable` collects rows and writes
+``<out>/<review>/results.csv`` atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation, ROUND_HALF_EVEN, ROUND_HALF_UP
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+COLUMNS: tuple[str, ...] = (
+    "review", "analysis_id", "outcome", "analysis", "subgroup", "measure", "model", "k",
+    "estimate", "ci_low", "ci_high", "p_value", "i2", "tau2", "q", "q_df", "q_pval",
+    "published_estimate", "published_ci_low", "published_ci_high", "published_source",
+    "verdict", "note",
+)
+VERDICTS: frozenset[str] = frozenset(
+    {"reproduced", "discrepant", "consistent", "inconsistent", "not_reproducible", "new"}
+)
+
+
+def decimals(printed: str | float | None) -> int | None:
+    """Number of decimals of a value as printed (``"0.40"`` -> 2); ``None`` for an empty cell."""
+    if printed is None or (isinstance(printed, float) and math.isnan(printed)):
+        return None
+    text = str(printed).strip().lstrip("<>=≤≥").replace("−", "-").rstrip("%")
+    if not text:
+        return None
+    try:
+        exponent = Decimal(text).as_tuple().exponent
+    except InvalidOperation:
+        raise ValueError(f"printed value {printed!r} is not a number") from None
+    return max(0, -int(exponent))
+
+
+def rounds_to(value: float, printed: str | float | None) -> bool:
+    """True when ``value`` rounded to the printed precision equals the printed value.
+
+    Both half-up (Stata, RevMan) and half-even (R) rounding are accepted, since a value on the
+    rounding boundary is printed either way depending on the software.
+    """
+    places = decimals(printed)
+    if places is None or value is None or not math.isfinite(value):
+        return False
+    target = Decimal(str(printed).strip().replace("−", "-").rstrip("%"))
+    quantum = Decimal(1).scaleb(-places)
+    exact = Decimal(repr(float(value)))
+    return any(exact.quantize(quantum, rounding=mode) == target
+               for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+
+
+def verdict(estimate: float, ci_low: float, ci_high: float,
+            published: tuple[Any, Any, Any]) -> str:
+    """``reproduced`` when estimate and both bounds round to the published ones, else ``discrepant``.
+
+    Published values that are empty are not compared (e.g. a rate printed without a CI).
+    """
+    pairs = [(v, p) for v, p in zip((estimate, ci_low, ci_high), published)
+             if decimals(p) is not None]
+    if not pairs:
+        raise ValueError("published: no printed value to compare against")
+    return "reproduced" if all(rounds_to(v, p) for v, p in pairs) else "discrepant"
+
+
+@dataclass
+class ResultsTable:
+    """Rows of the results table of one review, in the order the notebook adds them."""
+
+    review: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, **row: Any) -> None:
+        """Add one analysis; unknown column names or verdicts raise ``ValueError``."""
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"results row: unknown column(s) {sorted(unknown)}")
+        if row.get("verdict") not in VERDICTS:
+            raise ValueError(
+                f"results row {row.get('analysis_id')!r}: verdict {row.get('verdict')!r} "
+                f"is not one of {sorted(VERDICTS)}")
+        self.rows.append({"review": self.review, **row})
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(**row)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def write(self, out_dir: str | os.PathLike[str]) -> Path:
+        """Write ``results.csv`` into ``out_dir`` atomically and return its path."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / "results.csv"
+        handle, tmp = tempfile.mkstemp(dir=out, prefix=".results-", suffix=".csv")
+        try:
+            with os.fdopen(handle, "w", newline="") as stream:
+                self.frame().to_csv(stream, index=False)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
