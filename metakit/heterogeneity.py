@@ -93,7 +93,7 @@ def _fisher_scoring(method: str, start: float, y: NDArray, v: NDArray,
             adj /= 2
         tau2 += adj
         if abs(adj) < THRESHOLD:
-            return Tau2Fit(float(tau2), True, "fisher-scoring", iteration)
+            return Tau2Fit(max(0.0, float(tau2)), True, "fisher-scoring", iteration)
     return Tau2Fit(float(tau2), False, "fisher-scoring", MAXITER)
 
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special, stats
 
 from metakit import _validation as v
 from metakit.heterogeneity import (FIXED_METHODS, METHODS, estimate_tau2, projection,
@@ -58,9 +59,6 @@ class RMAResult:
     q_pval: float
     i2: float
     h2: float
-    tau2_ci: tuple[float, float]
-    i2_ci: tuple[float, float]
-    h2_ci: tuple[float, float]
     qm: float
     qm_pval: float
     r2: float
@@ -93,6 +91,31 @@ class RMAResult:
     def dfs(self) -> int | None:
         """Degrees of freedom of the t-distribution (``knha``), else ``None``."""
         return self.k - self.p if self.test == "knha" else None
+
+    # ------------------------------------------------------- heterogeneity intervals (lazy)
+    @cached_property
+    def tau2_ci(self) -> tuple[float, float]:
+        """Q-profile confidence interval for τ² (NaN for equal-effects models)."""
+        if self.is_fixed:
+            return (np.nan, np.nan)
+        return qprofile_ci(self.yi, self.vi, self.X, self.level)
+
+    @cached_property
+    def _typical_variance(self) -> float:
+        return (self.k - self.p) / np.trace(projection(self.vi, self.X)) \
+            if self.k > self.p else np.nan
+
+    @property
+    def i2_ci(self) -> tuple[float, float]:
+        """I² (percent) at the bounds of :attr:`tau2_ci`."""
+        s2 = self._typical_variance
+        return tuple(100 * t / (s2 + t) for t in self.tau2_ci)
+
+    @property
+    def h2_ci(self) -> tuple[float, float]:
+        """H² at the bounds of :attr:`tau2_ci`."""
+        s2 = self._typical_variance
+        return tuple(t / s2 + 1 for t in self.tau2_ci)
 
     # ------------------------------------------------------------------- coefficients
     def _crit(self) -> float:
@@ -328,21 +351,17 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     if q_df > 0:
         P_fe = projection(var, X)
         q = max(0.0, float(y @ P_fe @ y))
-        q_pval = float(stats.chi2.sf(q, q_df))
+        q_pval = float(special.chdtrc(q_df, q))
         typical = q_df / np.trace(P_fe)
     else:
         q, q_pval, typical = 0.0, 1.0, np.nan
     if method in FIXED_METHODS:
         i2 = max(0.0, 100 * (q - q_df) / q) if q > 0 else 0.0
         h2 = q / q_df if q_df > 0 else 1.0
-        tau2_ci = i2_ci = h2_ci = (np.nan, np.nan)
         tau2_se = np.nan
     else:
         i2 = 100 * tau2 / (typical + tau2) if q_df > 0 else 0.0
         h2 = tau2 / typical + 1 if q_df > 0 else 1.0
-        tau2_ci = qprofile_ci(y, var, X, level)
-        i2_ci = tuple(100 * t / (typical + t) for t in tau2_ci)
-        h2_ci = tuple(t / typical + 1 for t in tau2_ci)
         tau2_se = _tau2_se(method, tau2, y, var, X)
 
     qm = qm_pval = r2 = np.nan
@@ -363,8 +382,7 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     return RMAResult(
         yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
         slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
-        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, tau2_ci=tau2_ci,
-        i2_ci=i2_ci, h2_ci=h2_ci, qm=qm, qm_pval=qm_pval, r2=r2, converged=fit.converged,
+        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval, r2=r2, converged=fit.converged,
         solver=fit.solver, ni=sizes, mod_names=names, weights=100 * w / w.sum())
 
 
