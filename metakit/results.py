@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
@@ -71,6 +71,42 @@ def verdict(estimate: float, ci_low: float, ci_high: float,
     return "reproduced" if all(rounds_to(v, p) for v, p in pairs) else "discrepant"
 
 
+def fit_summary(fit: Any, *, scale: float = 1.0) -> dict[str, Any]:
+    """Results-table columns of a fitted model on the scale a paper prints.
+
+    Ratio and proportion estimates are back-transformed (``fit.back_transform()``); ``scale=100``
+    turns proportions into percentages.
+    """
+    natural = fit.back_transform() if getattr(fit, "measure", None) else {
+        "estimate": fit.estimate, "ci_low": fit.ci_low, "ci_high": fit.ci_high}
+    return {
+        "model": getattr(fit, "model_label", getattr(fit, "method", "")), "k": fit.k,
+        "estimate": natural["estimate"] * scale, "ci_low": natural["ci_low"] * scale,
+        "ci_high": natural["ci_high"] * scale, "p_value": fit.pval, "i2": fit.i2,
+        "tau2": fit.tau2, "q": fit.q, "q_df": fit.q_df, "q_pval": fit.q_pval,
+    }
+
+
+def _published(row: Mapping[str, Any]) -> dict[str, Any]:
+    def text(key: str) -> Any:
+        value = row.get(key)
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else value
+    return {"analysis_id": row["analysis_id"], "outcome": text("outcome"),
+            "measure": text("measure"), "subgroup": text("subgroup"),
+            "published_estimate": text("estimate"), "published_ci_low": text("ci_low"),
+            "published_ci_high": text("ci_high"), "published_source": text("source")}
+
+
+def audit_verdict(checks: Iterable[Any]) -> str:
+    """``inconsistent`` if any check fails, ``consistent`` if at least one passes and none fail,
+    else ``not_reproducible`` (nothing could be checked)."""
+    verdicts = [c.verdict for c in checks]
+    if "inconsistent" in verdicts:
+        return "inconsistent"
+    return "consistent" if "consistent" in verdicts else "not_reproducible"
+
+
 @dataclass
 class ResultsTable:
     """Rows of the results table of one review, in the order the notebook adds them."""
@@ -88,6 +124,41 @@ class ResultsTable:
                 f"results row {row.get('analysis_id')!r}: verdict {row.get('verdict')!r} "
                 f"is not one of {sorted(VERDICTS)}")
         self.rows.append({"review": self.review, **row})
+
+    def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
+                **values: Any) -> str:
+        """Add a re-derived result beside its published row and return the verdict.
+
+        ``values`` holds the results-table columns (``estimate``, ``ci_low``, ``ci_high``, and
+        usually the output of :func:`fit_summary`). The verdict is ``reproduced`` when every
+        printed value is matched at its printed precision, else ``discrepant`` (``note`` should
+        say why).
+        """
+        pub = _published(published)
+        outcome = verdict(values.get("estimate", math.nan), values.get("ci_low", math.nan),
+                          values.get("ci_high", math.nan),
+                          (pub["published_estimate"], pub["published_ci_low"],
+                           pub["published_ci_high"]))
+        self.add(**pub, analysis=analysis, verdict=outcome, note=note, **values)
+        return outcome
+
+    def audited(self, published: Mapping[str, Any], checks: Iterable[Any], *, analysis: str,
+                note: str = "", **values: Any) -> str:
+        """Add a published result checked only by :mod:`metakit.audit`; return the verdict.
+
+        The note lists each failed check's explanation (or ``note`` when given).
+        """
+        checks = list(checks)
+        outcome = audit_verdict(checks)
+        failed = "; ".join(c.explanation for c in checks if c.verdict == "inconsistent")
+        self.add(**_published(published), analysis=analysis, verdict=outcome,
+                 note=note or failed, **values)
+        return outcome
+
+    def missing(self, published: Mapping[str, Any], *, analysis: str, note: str) -> None:
+        """Add a published result that can be neither re-derived nor checked."""
+        self.add(**_published(published), analysis=analysis, verdict="not_reproducible",
+                 note=note)
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:
