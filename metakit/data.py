@@ -10,9 +10,7 @@ keeps every value as printed text, so that its precision is known to the audit.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -155,8 +153,3 @@ def load_review(review: str, data_dir: str | Path | None = None) -> dict[str, pd
     """All validated tables of a review, keyed by file stem (``published`` included)."""
     folder = review_dir(review, data_dir)
     return {path.stem: read_table(path) for path in sorted(folder.glob("*.csv"))}
-
-
-def checksums(paths: Iterable[Path]) -> dict[str, str]:
-    """SHA-256 of each file, for the provenance section of a report."""
-    return {Path(p).name: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
