@@ -404,5 +404,6 @@ def _tau2_se(method: str, tau2: float, y: NDArray, v: NDArray, X: NDArray) -> fl
         return float(np.sqrt(2 / np.sum(w**2)))
     if method == "REML":
         P = projection(v + tau2, X)
-        return float(np.sqrt(2 / np.sum(P * P)))
+        info = float(np.sum(P * P))
+        return float(np.sqrt(2 / info)) if info > 0 else np.nan
     return np.nan
