@@ -1,0 +1,59 @@
+"""Command line: ``python -m metakit build [options]``.
+
+Exit status: 0 when every selected review was built (or was unchanged), 1 when any notebook
+failed, 2 for an invalid request (unknown review, bad parameter file, missing notebook), in which
+case nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m metakit",
+                                     description="metakit evidence-synthesis workbook")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser(
+        "build", help="execute the review notebooks and write HTML reports and an index",
+        description="Execute notebooks/<review>.ipynb with papermill and write self-contained "
+                    "HTML reports plus DIR/index.html. Unchanged reviews are skipped.")
+    build.add_argument("--only", nargs="+", metavar="REVIEW",
+                       help="build only these reviews (default: all)")
+    build.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 5), metavar="N",
+                       help="notebooks to run at once (default: number of CPUs, at most 5)")
+    build.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                       help="output folder (default: reports)")
+    build.add_argument("--with-code", action="store_true",
+                       help="also write <review>-with-code.html showing the code cells")
+    build.add_argument("--params", type=Path, metavar="FILE",
+                       help="parameter file instead of params/<review>.yaml (needs one --only)")
+    build.add_argument("--force", action="store_true", help="rebuild unchanged reviews too")
+    build.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
+                       help="project folder with notebooks/, params/, data/ (default: .)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = _parser().parse_args(argv)
+    from metakit.build import BuildError, ParamsError, Project, build
+
+    if args.jobs < 1:
+        print("error: --jobs: must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        outcomes = build(Project(args.root.resolve()), args.only, args.out, jobs=args.jobs,
+                         params_file=args.params, with_code=args.with_code, force=args.force)
+    except (BuildError, ParamsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
