@@ -496,3 +496,12 @@ def test_no_false_alarms_on_one_rounded_estimate(est: float, se: float, scale: s
 ])
 def test_agree(values, verdict):
     assert audit.agree(values).verdict == verdict
+
+
+@pytest.mark.parametrize("values, exact, verdict", [
+    (["10", "9"], None, "inconsistent"),   # counts are exact
+    (["10", "9"], False, "consistent"),    # as rounded measurements they meet at 9.5
+    (["12", "12"], None, "consistent"),
+])
+def test_agree_counts_are_exact(values, exact, verdict):
+    assert audit.agree(values, exact=exact).verdict == verdict

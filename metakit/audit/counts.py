@@ -169,16 +169,21 @@ def _is_count(p: Printed) -> bool:
     return not p.percent and text.lstrip("+-").isdigit()
 
 
-def agree(values: Sequence[str], *, label: str = "") -> Check:
-    """Check that the same quantity, printed more than once, has one value within rounding.
+def agree(values: Sequence[str], *, exact: bool | None = None, label: str = "") -> Check:
+    """Check that the same quantity, printed more than once, has one value.
 
-    Each printed value stands for its rounding interval; the printings agree if and only if all
-    intervals share a point ("3.7" and "3.72" agree; "3.14" and "3.72" do not).
+    Counts (whole numbers without a decimal point or ``%``) are exact and must be equal ("10"
+    and "9" studies disagree). Otherwise each printed value stands for its rounding interval and
+    the printings agree if and only if all intervals share a point ("3.7" and "3.72" agree;
+    "3.14" and "3.72" do not).
 
     Parameters
     ----------
     values : sequence of str
         The printed values of one quantity (e.g. from a table and from the text).
+    exact : bool, optional
+        Treat the values as exact counts. By default, they are exact when every one of them is
+        printed as a whole number without ``%`` (as in :func:`parts_sum`).
     label : str
         Optional label for the report: what the quantity is and where each value is printed.
 
@@ -186,6 +191,13 @@ def agree(values: Sequence[str], *, label: str = "") -> Check:
     -------
     Check
         ``recomputed`` is the common interval, or ``None`` when there is none.
+
+    Examples
+    --------
+    >>> agree(["3.14", "3.72"]).verdict
+    'inconsistent'
+    >>> agree(["10", "9"]).verdict
+    'inconsistent'
     """
     inputs = {"values": values}
     printed = parse_sequence("values", values)
@@ -193,12 +205,18 @@ def agree(values: Sequence[str], *, label: str = "") -> Check:
     if len(known) < 2:
         return make_check("agree", inputs, None, "not_checkable",
                           "Not checkable: fewer than two printed values.", label)
-    low = max(p.low for p in known)
-    high = min(p.high for p in known)
+    if exact is None:
+        exact = all(_is_count(p) for p in known)
+    elif not isinstance(exact, bool):
+        raise ValueError(f"exact: must be True, False or None, got {exact!r}")
+    boxes = [(p.value, p.value) if exact else p.interval for p in known]
+    low = max(b[0] for b in boxes)
+    high = min(b[1] for b in boxes)
     shown = ", ".join(p.text for p in known)
     if low <= high or overlaps((low, low), (high, high)):
         return make_check("agree", inputs, (min(low, high), max(low, high)), "consistent",
                           f"The printed values {shown} agree within rounding.", label)
+    kind = "count" if exact else "quantity"
     return make_check("agree", inputs, None, "inconsistent",
-                      f"The same quantity is printed as {shown}: no single value rounds to all "
-                      "of them.", label)
+                      f"The same {kind} is printed as {shown}: no single value "
+                      f"{'equals' if exact else 'rounds to'} all of them.", label)
