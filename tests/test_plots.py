@@ -254,12 +254,13 @@ def test_rob1_and_summary():
     fig = plots.rob_traffic_light(frame, tool="RoB1")
     colours = [to_hex(c) for c in gid(fig, "rob-cells")[0].get_facecolors()]
     assert colours[0] == to_hex(ROB_COLOURS["low"])
-    assert colours[3] == to_hex(ROB_COLOURS["unclear"])   # empty cell = unclear in RoB 1
+    assert colours[2] == to_hex(ROB_COLOURS["unclear"])
+    assert colours[3] == to_hex(ROB_COLOURS["no information"])  # empty cell: not reported
     assert colours[4] == to_hex(ROB_COLOURS["high"])
     assert any("Blinding" in t for t in texts(fig))           # long names -> key
     fig = plots.rob_summary(frame, tool="RoB1")
     bars = fig.axes[0].containers
-    assert [b.get_label() for b in bars] == ["Low", "Unclear", "High"]
+    assert [b.get_label() for b in bars] == ["Low", "Unclear", "High", "No information"]
     widths = np.array([[p.get_width() for p in b] for b in bars])
     assert np.allclose(widths.sum(axis=0), 100)
 
@@ -395,3 +396,11 @@ def test_snapshot(name, make, tmp_path):
     fig.savefig(actual, dpi=80)
     result = compare_images(str(expected), str(actual), tol=15)
     assert result is None, result
+
+
+def test_figures_display_in_notebooks_without_pyplot():
+    from metakit import rma
+    from metakit.plots import forest
+
+    fig = forest(rma([0.1, 0.3, -0.2], [0.04, 0.05, 0.06], measure="OR", slab=["A", "B", "C"]))
+    assert fig._repr_png_().startswith(b"\x89PNG")

@@ -7,6 +7,7 @@ the user's matplotlib configuration (which also keeps image snapshots stable).
 from __future__ import annotations
 
 import functools
+import io
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -82,10 +83,19 @@ def styled(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class NotebookFigure(Figure):
+    """A figure that displays itself in Jupyter (``_repr_png_``) without going through pyplot."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def new_figure(width: float, height: float) -> Figure:
     """A figure not registered with pyplot (no global state, no double display in notebooks)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    fig = Figure(figsize=(width, height))
+    fig = NotebookFigure(figsize=(width, height))
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")
     return fig

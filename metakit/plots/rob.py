@@ -38,7 +38,7 @@ from metakit.plots._style import (
 TOOLS: dict[str, dict[str, str]] = {
     "ROBINS-I": {"low": "+", "moderate": "\u2212", "serious": "\u00d7", "critical": "!",
                  "no information": "?"},
-    "RoB1": {"low": "+", "unclear": "?", "high": "\u00d7"},
+    "RoB1": {"low": "+", "unclear": "?", "high": "\u00d7", "no information": "\u2013"},
 }
 _ALIASES = {"ni": "no information", "no info": "no information", "no_information":
             "no information", "nan": "no information", "": "no information",
@@ -75,8 +75,6 @@ def _normalise(judgements: Any, tool: str) -> pd.DataFrame:
             word = _ALIASES.get(word, word)
             if tool == "ROBINS-I" and word == "unclear":
                 word = "no information"
-            if tool == "RoB1" and word == "no information":
-                word = "unclear"
             if word not in allowed:
                 raise ValueError(f"judgements: {raw!r} for study {study!r}, domain {domain!r} "
                                  f"is not a {tool} judgement; expected one of {list(allowed)}")
@@ -110,7 +108,7 @@ def rob_traffic_light(judgements: pd.DataFrame, tool: str = "ROBINS-I", *,
         Index: study labels; columns: domains (an ``Overall`` column is drawn like the others);
         values: ``low``, ``moderate``, ``serious``, ``critical``, ``no information`` (ROBINS-I)
         or ``low``, ``unclear``, ``high`` (RoB 1), case-insensitive; empty cells count as
-        no information (ROBINS-I) or unclear (RoB 1).
+        no information (grey, "not reported"), never a judgement the source did not make.
     tool : {"ROBINS-I", "RoB1"}, default "ROBINS-I"
     title : str, optional
     cell : float, default 0.3
