@@ -125,10 +125,14 @@ def _heterogeneity(measure: str, a: NDArray, b: NDArray, c: NDArray, d: NDArray,
 def rma_mh(ai: ArrayLike, ci: ArrayLike, bi: ArrayLike | None = None,
            di: ArrayLike | None = None, *, n1i: ArrayLike | None = None,
            n2i: ArrayLike | None = None, measure: str = "OR", level: float = 95,
+           add: float = 0.0, drop00: bool = False,
            slab: Sequence[Any] | None = None) -> PooledTablesResult:
     """Mantel-Haenszel pooled OR, RR or RD (metafor's ``rma.mh`` defaults).
 
-    The MH estimate uses the observed counts without continuity correction; the OR variance is
+    By default the MH estimate uses the observed counts without continuity correction (metafor);
+    ``add=0.5, drop00=True`` reproduces RevMan 5, which adds 0.5 to every cell of a table with a
+    zero cell and leaves out tables with no events (or no non-events) in both arms (metafor's
+    ``add=c(1/2, 1/2), drop00=c(TRUE, TRUE)``). The OR variance is
     Robins-Breslow-Greenland, the RR variance Greenland-Robins, the RD variance Sato-Greenland-
     Robins. The OR point estimate and its variance come from statsmodels' ``StratifiedTable``,
     which gives the same numbers. Q (and I²) use the inverse-variance study estimates with 0.5
@@ -141,7 +145,19 @@ def rma_mh(ai: ArrayLike, ci: ArrayLike, bi: ArrayLike | None = None,
     """
     v.check_choice("measure", measure, ("OR", "RR", "RD"))
     level = v.check_level(level)
+    if not np.isfinite(add) or add < 0:
+        raise ValueError(f"add: must be a non-negative number, got {add!r}")
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, slab)
+    if drop00:
+        keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
+        if not keep.any():
+            raise ValueError("ai, ci: every table has no events (or no non-events) in both arms")
+        a, b, c, d = a[keep], b[keep], c[keep], d[keep]
+        labels = [label for label, k in zip(labels, keep) if k]
+    observed = a, b, c, d
+    if add > 0:
+        shift = np.where((a == 0) | (b == 0) | (c == 0) | (d == 0), add, 0.0)
+        a, b, c, d = a + shift, b + shift, c + shift, d + shift
     n1, n2 = a + b, c + d
     n = n1 + n2
     if measure == "OR":
@@ -162,7 +178,7 @@ def rma_mh(ai: ArrayLike, ci: ArrayLike, bi: ArrayLike | None = None,
         se = float(np.sqrt((estimate * np.sum(c * (n1 / n) ** 2 - a * (n2 / n) ** 2
                                                + (n1 / n) * (n2 / n) * (n2 - n1) / 2)
                             + np.sum(a * (n2 - c) / n + c * (n1 - a) / n) / 2) / weight**2))
-    q, q_df = _heterogeneity(measure, a, b, c, d, estimate)
+    q, q_df = _heterogeneity(measure, *observed, estimate)
     return PooledTablesResult(measure, "MH", estimate, se, level, len(a), q, q_df, labels)
 
 

@@ -28,12 +28,18 @@ def write_notebook(path: Path, review: str, *cells: str, extra_params: str = "")
     return path
 
 
+PLACEHOLDER_MARKER = (
+    "import json\nfrom pathlib import Path\n"
+    "if output_dir:\n"
+    "    Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+    "    (Path(output_dir) / 'status.json').write_text(json.dumps({'status': 'not_implemented'}))"
+)
+
+
 def placeholder_notebook(path: Path, review: str) -> Path:
-    """Copy of the repository's placeholder notebook, with ``review`` renamed."""
-    text = (REPO / "notebooks" / "iua.ipynb").read_text().replace('\\"iua\\"', f'\\"{review}\\"')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    """A placeholder notebook following the build's ``status.json`` convention."""
+    return write_notebook(path, review, f"# {review}\n\n**Not yet implemented.**",
+                          PLACEHOLDER_MARKER)
 
 
 GOOD_CELLS = (

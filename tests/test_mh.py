@@ -44,3 +44,23 @@ def test_no_events_is_not_estimable():
 def test_bad_measure():
     with pytest.raises(ValueError, match="measure: unknown value 'HR'"):
         rma_mh(ai=[1], bi=[2], ci=[1], di=[2], measure="HR")
+
+
+@pytest.mark.parametrize("key", sorted(REF["mh_revman"]))
+def test_revman_correction_matches_metafor(key):
+    measure, dataset = key.split("_", 1)
+    d = REF["mh_revman_data"][dataset]
+    res = rma_mh(ai=d["ai"], bi=d["bi"], ci=d["ci"], di=d["di"], measure=measure, add=0.5,
+                 drop00=True)
+    expected = REF["mh_revman"][key]
+    close(res.estimate, expected["beta"])
+    close(res.se, expected["se"])
+    close(res.ci_low, expected["ci_lb"])
+    close(res.q, expected["QE"])
+    close(res.i2, expected["I2"], atol=1e-8)
+    assert res.k == expected["k"]
+
+
+def test_self_control_rr_is_not_estimable_without_correction():
+    with pytest.raises(ValueError, match="not estimable"):
+        rma_mh(ai=[5, 3], bi=[7, 4], ci=[0, 0], di=[12, 7], measure="RR")
