@@ -404,3 +404,10 @@ def test_figures_display_in_notebooks_without_pyplot():
 
     fig = forest(rma([0.1, 0.3, -0.2], [0.04, 0.05, 0.06], measure="OR", slab=["A", "B", "C"]))
     assert fig._repr_png_().startswith(b"\x89PNG")
+
+
+def test_funnel_of_transformed_proportions_names_the_scale():
+    from metakit import metaprop
+
+    fig = plots.funnel(metaprop([2, 5, 9, 1], [20, 25, 30, 15]))
+    assert fig.axes[0].get_xlabel() == "Proportion (Freeman-Tukey double arcsine)"

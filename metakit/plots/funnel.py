@@ -57,6 +57,10 @@ def _ratio_ticks(lo: float, hi: float) -> list[float]:
     return ticks
 
 
+MODEL_SCALE_NAMES = {"PFT": "Proportion (Freeman-Tukey double arcsine)",
+                     "PLO": "Proportion (logit)"}
+
+
 @styled
 def funnel(result: Any, *, contours: Sequence[float] | None = (0.90, 0.95, 0.99),
            filled: Any = None, adjusted: float | None = None, pseudo_ci: bool = True,
@@ -174,6 +178,8 @@ def funnel(result: Any, *, contours: Sequence[float] | None = (0.90, 0.95, 0.99)
     name = MEASURE_NAMES.get(fit.measure or "", "Effect size")
     if fit.measure in RATIO and not log:
         name = f"log {name}"
+    elif fit.measure in MODEL_SCALE_NAMES:   # the funnel stays on the transformed scale
+        name = MODEL_SCALE_NAMES[fit.measure]
     ax.set_xlabel(xlabel if xlabel is not None else name + (" (log scale)" if log else ""))
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
