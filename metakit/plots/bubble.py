@@ -114,6 +114,5 @@ def bubble(result: Any, moderator: int | str = 0, *, labels: bool = False,
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
     p = result.pval[j]
-    ax.text(1.0, 1.01, f"slope = {result.beta[j]:.3f} (p = {p:.3g})", transform=ax.transAxes,
-            ha="right", va="bottom", fontsize=7)
+    ax.set_title(f"slope = {result.beta[j]:.3f} (p = {p:.3g})", loc="right", fontsize=7)
     return fig
