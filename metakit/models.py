@@ -204,6 +204,10 @@ class RMAResult:
                 record.update({f"{k}_bt": val for k, val in self.back_transform().items()})
         return record
 
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`to_record` as a one-row DataFrame."""
+        return pd.DataFrame([self.to_record()])
+
     def summary_frame(self) -> pd.DataFrame:
         """Coefficient table: estimate, se, zval/tval, pval, ci_low, ci_high."""
         return pd.DataFrame({

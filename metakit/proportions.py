@@ -28,6 +28,7 @@ from statsmodels.stats.proportion import proportion_confint
 from metakit import _validation as v
 from metakit.effect_sizes import escalc
 from metakit.models import RMAResult, rma
+from metakit.transforms import back_transform
 
 STUDY_INTERVALS = {"wilson": "wilson", "exact": "beta"}
 
@@ -51,7 +52,6 @@ class MetapropResult:
         return getattr(self.fit, name)
 
     def _bt(self, value: float) -> float:
-        from metakit.transforms import back_transform
         return back_transform(self.fit.measure, value, self.ni) if np.isfinite(value) else np.nan
 
     @property

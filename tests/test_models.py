@@ -112,3 +112,10 @@ def test_properties(studies, method):
     if res.tau2 == 0:
         fixed = rma(y, v, method="EE")
         assert res.estimate == pytest.approx(fixed.estimate, rel=1e-9, abs=1e-12)
+
+
+def test_one_row_record():
+    es = REF["escalc"]["RR_bcg"]
+    frame = rma(es["yi"], es["vi"], measure="RR").to_frame()
+    assert frame.shape[0] == 1
+    assert frame.loc[0, "estimate_bt"] == pytest.approx(np.exp(frame.loc[0, "estimate"]))
