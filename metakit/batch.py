@@ -3,7 +3,7 @@
 Each row of the 2-D inputs is one meta-analysis; NaN marks an absent study. The estimators are
 the intercept-only special cases of :mod:`metakit.heterogeneity`, written with row sums so that
 10,000 meta-analyses take milliseconds. Rows whose Fisher scoring does not converge are solved
-by the scalar bracketing root finder, so every row with a solution converges.
+by a bracketing root finder on the estimating equation, so every row with a solution converges.
 
 References
 ----------
@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from metakit import _validation as v
-from metakit.heterogeneity import FIXED_METHODS, METHODS, THRESHOLD, estimate_tau2
+from metakit.heterogeneity import FIXED_METHODS, METHODS, THRESHOLD, bracketing_root
 
 MAXITER = 100
 
@@ -162,17 +162,16 @@ def rma_batch(yi: ArrayLike, vi: ArrayLike, method: str = "REML",
             tau2, converged = _fisher_scoring(method, np.where(present, y, np.nan),
                                               np.where(present, var, np.nan), k, hedges)
             tau2 = np.where(multi, tau2, 0.0)
-            converged |= ~multi
-            if method in ("ML", "REML"):
-                at_zero = _loglik(method, y, var, np.zeros(len(y)))
-                at_fit = _loglik(method, y, var, tau2)
-                tau2 = np.where(converged & (tau2 > 0) & (at_zero - at_fit > 1e-6), 0.0, tau2)
         for row in np.flatnonzero(~converged & multi):
             keep = present[row]
-            fit = estimate_tau2(method, y[row, keep], var[row, keep], np.ones((k[row], 1)))
+            fit = bracketing_root(method, y[row, keep], var[row, keep], np.ones((k[row], 1)))
             tau2[row], converged[row] = fit.tau2, fit.converged
         converged |= ~multi
         tau2 = np.maximum(tau2, 0.0)
+        if method in ("ML", "REML"):
+            at_zero = _loglik(method, y, var, np.zeros(len(y)))
+            at_fit = _loglik(method, y, var, tau2)
+            tau2 = np.where(converged & (tau2 > 0) & (at_zero - at_fit > 1e-6), 0.0, tau2)
 
     w = np.where(present, 1.0 / (np.where(present, var, 1.0) + tau2[:, None]), 0.0)
     sw, estimate = _sums(y0, w)

@@ -34,7 +34,7 @@ RANDOM_METHODS = ("DL", "REML", "ML", "PM", "HE", "SJ", "EB", "HS")
 METHODS = FIXED_METHODS + RANDOM_METHODS
 ITERATIVE = frozenset({"REML", "ML", "EB", "PM"})
 THRESHOLD = 1e-10
-MAXITER = 200
+MAXITER = 100  # as metafor; slower cases go to the bracketing root finder
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _fisher_scoring(method: str, start: float, y: NDArray, v: NDArray,
     return Tau2Fit(float(tau2), False, "fisher-scoring", MAXITER)
 
 
-def _bracketing_root(method: str, y: NDArray, v: NDArray, X: NDArray) -> Tau2Fit:
+def bracketing_root(method: str, y: NDArray, v: NDArray, X: NDArray) -> Tau2Fit:
     """Root of the estimating equation by Brent's method on ``[0, upper]``; 0 if none."""
     if _score(0.0, method, y, v, X) <= 0:
         return Tau2Fit(0.0, True, "brentq", 0)
@@ -155,10 +155,10 @@ def estimate_tau2(method: str, y: NDArray[np.float64], v: NDArray[np.float64],
     if method == "HE":
         return Tau2Fit(max(0.0, hedges), True, "closed-form", 0)
     if method == "PM":
-        return _bracketing_root("PM", y, v, X)
+        return bracketing_root("PM", y, v, X)
     fit = _fisher_scoring(method, hedges, y, v, X)
     if not fit.converged or not np.isfinite(fit.tau2):
-        fit = _bracketing_root(method, y, v, X)
+        fit = bracketing_root(method, y, v, X)
     if method in ("ML", "REML") and fit.converged and fit.tau2 > 0:
         if _ll(method, 0.0, y, v, X) - _ll(method, fit.tau2, y, v, X) > 1e-6:
             fit = Tau2Fit(0.0, True, fit.solver, fit.iterations)
