@@ -381,13 +381,15 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
             r2 = _weighted_adjusted_r2(y, X, beta, w)
         else:
             tau2_re = estimate_tau2(method, y, var, np.ones((k, 1))).tau2
-            r2 = 0.0 if tau2_re <= np.finfo(float).eps else max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+            r2 = (0.0 if tau2_re <= np.finfo(float).eps
+                  else max(0.0, 100 * (tau2_re - tau2) / tau2_re))
 
     return RMAResult(
         yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
         slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
-        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval, r2=r2, converged=fit.converged,
-        solver=fit.solver, ni=sizes, mod_names=names, weights=100 * w / w.sum())
+        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval,
+        r2=r2, converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
+        weights=100 * w / w.sum())
 
 
 def _weighted_adjusted_r2(y: NDArray, X: NDArray, beta: NDArray, w: NDArray) -> float:

@@ -60,7 +60,7 @@ def rounds_to(value: float, printed: str | float | None) -> bool:
 
 def verdict(estimate: float, ci_low: float, ci_high: float,
             published: tuple[Any, Any, Any]) -> str:
-    """``reproduced`` when estimate and both bounds round to the published ones, else ``discrepant``.
+    """``reproduced`` if estimate and both bounds round to the published ones, else ``discrepant``.
 
     Published values that are empty are not compared (e.g. a rate printed without a CI).
     """

@@ -31,8 +31,13 @@ def ipft(t: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:
     return np.where(t < pft(0.0, n), 0.0, p)
 
 
+def expit(x: ArrayLike) -> NDArray[np.float64]:
+    """Inverse logit (back-transformation of ``PLO``)."""
+    return 1 / (1 + np.exp(-np.asarray(x, dtype=float)))
+
+
 def ipft_hm(t: ArrayLike, ni: ArrayLike) -> NDArray[np.float64]:
-    """Inverse Freeman-Tukey with the harmonic mean of the study sizes (metafor ``transf.ipft.hm``)."""
+    """Inverse Freeman-Tukey with the harmonic mean of study sizes (metafor ``transf.ipft.hm``)."""
     harmonic = 1 / np.mean(1 / np.asarray(ni, dtype=float))
     return ipft(t, harmonic)
 
@@ -42,7 +47,7 @@ def back_transform(measure: str | None, value: float, ni: ArrayLike | None = Non
     if measure in LOG_MEASURES:
         return float(np.exp(value))
     if measure == "PLO":
-        return float(1 / (1 + np.exp(-value)))
+        return float(expit(value))
     if measure == "PFT":
         if ni is None:
             raise ValueError("ni: study sizes are needed to back-transform PFT")

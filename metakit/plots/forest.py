@@ -39,6 +39,7 @@ from metakit.plots._style import (
     styled,
     text_width,
 )
+from metakit.transforms import expit, ipft
 
 RATIO = frozenset({"RR", "OR", "HR", "PETO", "IRR"})
 PROPORTION = frozenset({"PFT", "PLO", "PR"})
@@ -119,12 +120,10 @@ def _study_intervals(fit: Any, prop: Any, back: bool) -> tuple[np.ndarray, ...]:
     if measure in RATIO:
         return np.exp(yi), np.exp(lo), np.exp(hi)
     if measure == "PLO":
-        expit = lambda x: 1 / (1 + np.exp(-x))
         return expit(yi), expit(lo), expit(hi)
     if measure == "PFT":
         if fit.ni is None:
             raise ValueError("result: back-transforming PFT needs the study sizes (fit with ni=)")
-        from metakit.transforms import ipft
         n = np.asarray(fit.ni, float)
         return ipft(yi, n), ipft(lo, n), ipft(hi, n)
     return yi, lo, hi

@@ -158,7 +158,7 @@ def prisma(counts: Mapping[str, int | None], exclusions: Mapping[str, int] | Non
 
     y = height - top_pad
     tops = []
-    for r, ((phase, main, side), h) in enumerate(zip(rows, heights)):
+    for r, ((_phase, main, side), h) in enumerate(zip(rows, heights)):
         tops.append(y)
         box(main_x, y, main_w, h, main, f"prisma-main-{r}")
         if side is not None:
