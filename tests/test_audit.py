@@ -505,3 +505,46 @@ def test_agree(values, verdict):
 ])
 def test_agree_counts_are_exact(values, exact, verdict):
     assert audit.agree(values, exact=exact).verdict == verdict
+
+
+def test_freeman_tukey_scale_no_false_alarm_on_metaprop_output():
+    from metakit import metaprop
+
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n = rng.integers(5, 60, size=rng.integers(2, 9))
+        x = rng.binomial(n, rng.uniform(0.1, 0.9))
+        fit = metaprop(x, n, method="DL")
+        printed = [f"{100 * v:.1f}%" for v in (fit.prop, fit.prop_low, fit.prop_high)]
+        harmonic = len(n) / np.sum(1 / n)
+        check = audit.ci_symmetry(*printed, scale=audit.FreemanTukey(float(harmonic)))
+        assert check.verdict != "inconsistent", (x, n, printed, check.explanation)
+
+
+def test_freeman_tukey_scale_finds_asymmetric_interval():
+    # non-union Fig. 2: 9-month MSC/scaffold rate 87% (70-96%) is not a Freeman-Tukey interval
+    check = audit.ci_symmetry("87%", "70%", "96%", scale=audit.FreemanTukey(20))
+    assert check.verdict == "inconsistent"
+    assert "Freeman-Tukey" in check.explanation
+
+
+def test_freeman_tukey_subgroups_each_with_their_size():
+    from metakit import metaprop
+    from metakit.subgroups import q_between
+
+    a = metaprop([8, 12, 5], [10, 15, 9], method="DL")
+    b = metaprop([3, 4], [12, 20], method="DL")
+    _, _, p = q_between([a.estimate, b.estimate], [a.se, b.se])
+    texts = [[f"{100 * v:.1f}%" for v in (f.prop, f.prop_low, f.prop_high)] for f in (a, b)]
+    scales = [audit.FreemanTukey(float(3 / np.sum(1 / np.array([10, 15, 9])))),
+              audit.FreemanTukey(float(2 / np.sum(1 / np.array([12, 20]))))]
+    check = audit.subgroup_difference([t[0] for t in texts], [t[1] for t in texts],
+                                      [t[2] for t in texts], f"{p:.3f}", scale=scales)
+    assert check.verdict == "consistent", check.explanation
+    with pytest.raises(ValueError, match="scale: 1 scales for 2 rows"):
+        audit.subgroup_difference(["50%", "20%"], ["30%", "5%"], ["70%", "45%"], "0.05",
+                                  scale=[audit.FreemanTukey(10)])
+    with pytest.raises(ValueError, match="tests no null effect"):
+        audit.p_from_ci("50%", "30%", "70%", "0.01", scale=audit.FreemanTukey(10))
+    with pytest.raises(ValueError, match="n: the harmonic mean study size must be > 0"):
+        audit.FreemanTukey(0)

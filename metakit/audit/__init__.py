@@ -39,7 +39,7 @@ Nuijten, M. B., et al. (2016). The prevalence of statistical reporting errors in
 (1985-2013). Behavior Research Methods, 48(4), 1205-1226.
 """
 
-from metakit.audit._core import SCALES, Check, Printed, Verdict
+from metakit.audit._core import SCALES, Check, FreemanTukey, Printed, Verdict
 from metakit.audit.counts import agree, parts_sum, percent_of_n
 from metakit.audit.estimates import ci_symmetry, p_from_ci, z_from_ci
 from metakit.audit.heterogeneity import i2_from_pval, i2_from_q, q_pval
@@ -55,6 +55,7 @@ from metakit.audit.rules import model_rule
 
 __all__ = [
     "SCALES",
+    "FreemanTukey",
     "agree",
     "Check",
     "Printed",

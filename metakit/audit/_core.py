@@ -14,15 +14,47 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Literal, Union
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from metakit.transforms import ipft, pft
+
 Verdict = Literal["consistent", "inconsistent", "not_checkable"]
 VERDICTS: tuple[Verdict, ...] = ("inconsistent", "not_checkable", "consistent")
 SCALES = ("linear", "log", "logit", "arcsine")
+
+
+@dataclass(frozen=True)
+class FreemanTukey:
+    """The Freeman-Tukey double-arcsine scale of pooled proportions (``scale=`` of any check).
+
+    Proportions pooled on this scale (metafor ``measure="PFT"``, Stata's ``metaprop``) are
+    back-transformed with Miller's inverse at the harmonic mean ``n`` of the study sizes, so a
+    printed proportion ``p`` sits at ``pft(p, n)`` on the model scale. A value printed at 0% or
+    100% may come from anywhere beyond the edge (the back-transform clips there), so it maps to
+    an infinite end and the checks call it not checkable rather than guess.
+
+    References
+    ----------
+    Miller, J. J. (1978). The inverse of the Freeman-Tukey double arcsine transformation. The
+    American Statistician, 32(4), 138.
+    """
+
+    n: float
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, float)) \
+                or not math.isfinite(self.n) or self.n <= 0:
+            raise ValueError(f"n: the harmonic mean study size must be > 0, got {self.n!r}")
+
+    def __str__(self) -> str:
+        return f"Freeman-Tukey (harmonic mean n = {self.n:g})"
+
+
+Scale = Union[str, FreemanTukey]
 MISSING = frozenset({"", ".", "na", "n/a", "nan", "nr", "-", "—", "–"})
 
 # Relative slack on interval comparisons: covers floating-point error in the recomputation,
@@ -204,8 +236,10 @@ def contains(interval: tuple[float, float], x: float) -> bool:
     return overlaps(interval, (x, x))
 
 
-def check_scale(scale: str) -> str:
-    """Validate the model scale name."""
+def check_scale(scale: Scale) -> Scale:
+    """Validate the model scale (a name in :data:`SCALES` or a :class:`FreemanTukey`)."""
+    if isinstance(scale, FreemanTukey):
+        return scale
     if scale not in SCALES:
         raise ValueError(f"scale: unknown value {scale!r}; choose one of {', '.join(SCALES)}")
     return scale
@@ -246,7 +280,7 @@ def check_dist(dist: str, df: object) -> int | None:
     return None
 
 
-def to_model(name: str, printed: Printed, scale: str) -> tuple[float, float]:
+def to_model(name: str, printed: Printed, scale: Scale) -> tuple[float, float]:
     """Map a printed display-scale interval to the model scale (an increasing transform).
 
     ``log`` for ratios; ``logit`` and ``arcsine`` (``asin(sqrt(p))``) for proportions, read as
@@ -270,6 +304,9 @@ def to_model(name: str, printed: Printed, scale: str) -> tuple[float, float]:
     if not 0 <= value <= 1:
         raise ValueError(f"{name}: {printed.text!r} must be a proportion between 0 and 1 "
                          f"(or a percentage) on the {scale} scale")
+    if isinstance(scale, FreemanTukey):
+        return (-math.inf if low <= 0 else float(pft(low, scale.n)),
+                math.inf if high >= 1 else float(pft(high, scale.n)))
     low, high = max(low, 0.0), min(high, 1.0)
     if scale == "logit":
         return (_logit(low), _logit(high))
@@ -284,13 +321,15 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def from_model(x: float, scale: str, percent: bool = False) -> float:
+def from_model(x: float, scale: Scale, percent: bool = False) -> float:
     """Inverse of :func:`to_model` for one value (for explanations and ``recomputed``)."""
     if scale == "linear":
         return x
     if scale == "log":
         return math.exp(x) if x < 700 else math.inf
     factor = 100.0 if percent else 1.0
+    if isinstance(scale, FreemanTukey):
+        return factor * float(ipft(x, scale.n))
     if scale == "logit":
         return factor / (1 + math.exp(-x)) if x > -700 else 0.0
     return factor * math.sin(min(max(x, 0.0), math.pi / 2)) ** 2

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from scipy import stats
 
 from metakit.audit._core import (
+    FreemanTukey,
+    Scale,
     Check,
     Printed,
     check_dist,
@@ -47,6 +49,13 @@ _SCALE_WORDS = {"linear": "", "log": "On the log scale, ", "logit": "On the logi
 _NULL = {"linear": "0", "log": "1"}
 
 
+def _no_null_on(scale: Scale) -> None:
+    """p and z test a null effect, which a pooled proportion on the Freeman-Tukey scale lacks."""
+    if isinstance(scale, FreemanTukey):
+        raise ValueError("scale: a p-value or z of a pooled proportion tests no null effect; "
+                         "use ci_symmetry or the subgroup checks on the Freeman-Tukey scale")
+
+
 @dataclass(frozen=True)
 class _CI:
     """Printed estimate and CI, and their intervals on the model scale."""
@@ -59,7 +68,7 @@ class _CI:
     hi: tuple[float, float]
 
 
-def _read_ci(name: str, estimate: object, ci_low: object, ci_high: object, scale: str,
+def _read_ci(name: str, estimate: object, ci_low: object, ci_high: object, scale: Scale,
              inputs: Mapping[str, object], label: str) -> _CI | Check:
     """Parse an estimate and CI, or return the check's early verdict.
 
@@ -95,7 +104,7 @@ def _read_ci(name: str, estimate: object, ci_low: object, ci_high: object, scale
     return _CI(est, low, high, e, lo, hi)
 
 
-def ci_symmetry(estimate: str, ci_low: str, ci_high: str, *, scale: str = "linear",
+def ci_symmetry(estimate: str, ci_low: str, ci_high: str, *, scale: Scale = "linear",
                 label: str = "") -> Check:
     """Check that a confidence interval is symmetric about its estimate on the model scale.
 
@@ -147,7 +156,8 @@ def ci_symmetry(estimate: str, ci_low: str, ci_high: str, *, scale: str = "linea
     centre = ((ci.lo[0] + ci.hi[0]) / 2, (ci.lo[1] + ci.hi[1]) / 2)
     shown = (from_model(centre[0], scale, ci.estimate.percent),
              from_model(centre[1], scale, ci.estimate.percent))
-    where = _SCALE_WORDS[scale]
+    where = (f"On the {scale} scale, " if isinstance(scale, FreemanTukey)
+             else _SCALE_WORDS[scale])
     ci_text = f"{ci.low.text} to {ci.high.text}"
     opening = f"{where}the centre" if where else "The centre"
     if overlaps(centre, ci.e):
@@ -180,7 +190,7 @@ def _two_sided_p(stat: float, dist: str, df: int | None) -> float:
     return float(2 * stats.t.sf(stat, df))
 
 
-def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: str = "linear",
+def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale = "linear",
               level: float = 95, dist: str = "z", df: int | None = None,
               label: str = "") -> Check:
     """Check that a printed p-value agrees with the estimate and its confidence interval.
@@ -229,6 +239,7 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: str = 
     >>> p_from_ci("-0.27", "-0.59", "-0.05", "0.10").verdict
     'inconsistent'
     """
+    _no_null_on(scale)
     level = check_level(level)
     df = check_dist(dist, df)
     inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, "p": p,
@@ -261,7 +272,7 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: str = 
                       f"{lead}, not the printed p = {printed_p.text}{reason}.", label)
 
 
-def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: str = "linear",
+def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale = "linear",
               level: float = 95, dist: str = "z", df: int | None = None,
               label: str = "") -> Check:
     """Check that a printed test statistic (Z, or t) agrees with the estimate and its CI.
@@ -290,6 +301,7 @@ def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: str = 
     Altman, D. G., & Bland, J. M. (2011). How to obtain the P value from a confidence interval.
     BMJ, 343, d2304.
     """
+    _no_null_on(scale)
     level = check_level(level)
     df = check_dist(dist, df)
     inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, "z": z,

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from metakit.audit._core import (
+    Scale,
     Check,
     Printed,
     check_level,
@@ -70,9 +71,22 @@ class _Rows:
         return 1 / self.se_low**2
 
 
+def _per_row(scale: Scale | Sequence[Scale], k: int) -> list[Scale]:
+    """One validated scale per row."""
+    if isinstance(scale, (list, tuple)):
+        if len(scale) != k:
+            raise ValueError(f"scale: {len(scale)} scales for {k} rows")
+        return [check_scale(s) for s in scale]
+    return [check_scale(scale)] * k
+
+
 def _read_rows(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Sequence[str],
-               scale: str, crit: float, what: str) -> _Rows | str:
-    """Parse the rows; return the reason as a string when they cannot be checked."""
+               scale: Scale | Sequence[Scale], crit: float, what: str) -> _Rows | str:
+    """Parse the rows; return the reason as a string when they cannot be checked.
+
+    ``scale`` is one scale for all rows or one per row (Freeman-Tukey subgroups each have their
+    own harmonic mean size).
+    """
     columns = {"estimates": parse_sequence("estimates", estimates),
                "ci_lows": parse_sequence("ci_lows", ci_lows),
                "ci_highs": parse_sequence("ci_highs", ci_highs)}
@@ -82,14 +96,15 @@ def _read_rows(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Seque
         raise ValueError(f"estimates: arguments differ in length: {detail}")
     if lengths["estimates"] == 0:
         raise ValueError("estimates: no rows given")
+    scales = _per_row(scale, lengths["estimates"])
     boxes: list[tuple[tuple[float, float], tuple[float, float]]] = []
     percent = False
     for i, (est, low, high) in enumerate(zip(*columns.values())):
         if est is None or low is None or high is None:
             return f"{what} {i + 1} has no estimate or CI"
-        e = to_model(f"estimates[{i}]", est, scale)
-        lo = to_model(f"ci_lows[{i}]", low, scale)
-        hi = to_model(f"ci_highs[{i}]", high, scale)
+        e = to_model(f"estimates[{i}]", est, scales[i])
+        lo = to_model(f"ci_lows[{i}]", low, scales[i])
+        hi = to_model(f"ci_highs[{i}]", high, scales[i])
         se = se_interval(lo, hi, crit)
         if not all(math.isfinite(x) for x in (*e, *se)) or se[0] <= 0:
             return (f"{what} {i + 1} ({est.text}, {low.text} to {high.text}) is printed too "
@@ -195,7 +210,7 @@ def _check_model(model: str) -> str:
     return model
 
 
-def _read_summary(summary: Sequence[str], scale: str) -> tuple[list[Printed], list[
+def _read_summary(summary: Sequence[str], scale: Scale) -> tuple[list[Printed], list[
         tuple[float, float]]] | None:
     if isinstance(summary, str) or not isinstance(summary, Sequence) or len(summary) != 3:
         raise ValueError(f"summary: expected (estimate, ci_low, ci_high) as printed, got "
@@ -213,7 +228,7 @@ def _read_summary(summary: Sequence[str], scale: str) -> tuple[list[Printed], li
 
 def _pool_check(name: str, rows: _Rows | str, summary: Sequence[str],
                 w_low: NDArray[np.float64] | None, w_high: NDArray[np.float64] | None,
-                weights: Sequence[str] | None, scale: str, crit: float, how: str,
+                weights: Sequence[str] | None, scale: Scale, crit: float, how: str,
                 inputs: Mapping[str, object], label: str) -> Check:
     """Compare the pooled range of the rows with a printed summary (estimate, CI).
 
@@ -277,7 +292,7 @@ def _weights_mean_failure(rows: _Rows, weights: Sequence[str], e: tuple[float, f
 def rows_pool_to_summary(estimates: Sequence[str], ci_lows: Sequence[str],
                          ci_highs: Sequence[str], summary: Sequence[str], *,
                          weights: Sequence[str] | None = None, model: str = "fixed",
-                         scale: str = "linear", level: float = 95, label: str = "") -> Check:
+                         scale: Scale = "linear", level: float = 95, label: str = "") -> Check:
     """Check that per-study rows (estimate and CI) pool to the printed summary.
 
     The summary is the inverse-variance weighted mean ``sum w y / sum w`` with ``w = 1 / s²``
@@ -344,7 +359,7 @@ def rows_pool_to_summary(estimates: Sequence[str], ci_lows: Sequence[str],
 
 def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
                               ci_highs: Sequence[str], overall_est: str, overall_lo: str,
-                              overall_hi: str, *, scale: str = "linear", level: float = 95,
+                              overall_hi: str, *, scale: Scale = "linear", level: float = 95,
                               label: str = "") -> Check:
     """Check that subgroup summaries pool, by fixed-effect inverse variance, to the overall result.
 
@@ -387,8 +402,9 @@ def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
 
 
 def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
-                        ci_highs: Sequence[str], p: str, *, scale: str = "linear",
-                        level: float = 95, label: str = "") -> Check:
+                        ci_highs: Sequence[str], p: str, *,
+                        scale: Scale | Sequence[Scale] = "linear", level: float = 95,
+                        label: str = "") -> Check:
     """Check the printed test of subgroup differences against the subgroup summaries.
 
     The test (as RevMan and R's meta report it) is Cochran's Q between subgroups,
@@ -409,7 +425,10 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
         The subgroup summaries as printed (two or more).
     p : str
         The printed p-value of the test for subgroup differences.
-    scale, level, label
+    scale : str, FreemanTukey or sequence of them
+        The model scale, or one per subgroup: pooled proportions on the Freeman-Tukey scale
+        need each subgroup's harmonic mean size, e.g. ``[FreemanTukey(12.4), FreemanTukey(5)]``.
+    level, label
         As in :func:`rows_pool_to_summary`.
 
     Returns
@@ -430,7 +449,6 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
     ...                     "0.041").verdict
     'consistent'
     """
-    check_scale(scale)
     level = check_level(level)
     crit = critical_value(level, "z", None)
     inputs = {"estimates": estimates, "ci_lows": ci_lows, "ci_highs": ci_highs, "p": p,
@@ -461,7 +479,7 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
 
 def row_weights(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Sequence[str],
                 weights: Sequence[str], *, total: str = "100", model: str = "fixed",
-                scale: str = "linear", level: float = 95, label: str = "") -> Check:
+                scale: Scale = "linear", level: float = 95, label: str = "") -> Check:
     """Check each printed weight against the inverse-variance weight implied by its row.
 
     Row i's weight is ``total × w_i / sum_j w_j``, increasing in ``w_i`` and decreasing in the
