@@ -522,8 +522,9 @@ def test_freeman_tukey_scale_no_false_alarm_on_metaprop_output():
 
 
 def test_freeman_tukey_scale_finds_asymmetric_interval():
-    # non-union Fig. 2: 9-month MSC/scaffold rate 87% (70-96%) is not a Freeman-Tukey interval
-    check = audit.ci_symmetry("87%", "70%", "96%", scale=audit.FreemanTukey(20))
+    # non-union Fig. 2: the 9-month MSC/scaffold rate 87% (70-96%) of two studies (harmonic mean
+    # size 60/11) is not a Freeman-Tukey interval
+    check = audit.ci_symmetry("87%", "70%", "96%", scale=audit.FreemanTukey(60 / 11))
     assert check.verdict == "inconsistent"
     assert "Freeman-Tukey" in check.explanation
 
