@@ -287,7 +287,7 @@ def influence(result: RMAResult) -> pd.DataFrame:
                                                   + tau2_del * s2w)
     frame = pd.DataFrame(cols, index=pd.Index(list(result.slab), name="study"))
     frame["hat"] = hat
-    frame["weight"] = 100 * (1 / (result.vi + result.tau2)) / np.sum(1 / (result.vi + result.tau2))
+    frame["weight"] = result.weights
     for j, name in enumerate(result.mod_names):
         frame[f"dfbs_{name}"] = dfbs[:, j]
     with np.errstate(invalid="ignore"):
