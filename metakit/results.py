@@ -11,11 +11,13 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation, ROUND_HALF_EVEN, ROUND_HALF_UP
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+
+from metakit.audit import Printed
+from metakit.audit._core import is_missing
 
 COLUMNS: tuple[str, ...] = (
     "review", "analysis_id", "outcome", "analysis", "subgroup", "measure", "model", "k",
@@ -28,34 +30,18 @@ VERDICTS: frozenset[str] = frozenset(
 )
 
 
-def decimals(printed: str | float | None) -> int | None:
-    """Number of decimals of a value as printed (``"0.40"`` -> 2); ``None`` for an empty cell."""
-    if printed is None or (isinstance(printed, float) and math.isnan(printed)):
-        return None
-    text = str(printed).strip().lstrip("<>=≤≥").replace("−", "-").rstrip("%")
-    if not text:
-        return None
-    try:
-        exponent = Decimal(text).as_tuple().exponent
-    except InvalidOperation:
-        raise ValueError(f"printed value {printed!r} is not a number") from None
-    return max(0, -int(exponent))
-
-
 def rounds_to(value: float, printed: str | float | None) -> bool:
-    """True when ``value`` rounded to the printed precision equals the printed value.
+    """True when ``value`` is printed as ``printed`` at the printed precision.
 
-    Both half-up (Stata, RevMan) and half-even (R) rounding are accepted, since a value on the
-    rounding boundary is printed either way depending on the software.
+    The printed text stands for its rounding interval (``"0.40"`` for [0.395, 0.405], ``"<0.001"``
+    for values below 0.001), read by :class:`metakit.audit.Printed`. The interval is closed, so
+    a value on a rounding boundary matches either way it may be printed (half up as Stata and
+    RevMan, half even as R). Empty or missing text matches nothing.
     """
-    places = decimals(printed)
-    if places is None or value is None or not math.isfinite(value):
+    if is_missing(printed) or value is None or not math.isfinite(value):
         return False
-    target = Decimal(str(printed).strip().replace("−", "-").rstrip("%"))
-    quantum = Decimal(1).scaleb(-places)
-    exact = Decimal(repr(float(value)))
-    return any(exact.quantize(quantum, rounding=mode) == target
-               for mode in (ROUND_HALF_UP, ROUND_HALF_EVEN))
+    interval = Printed.parse(str(printed), name="published value")
+    return interval.low <= value <= interval.high
 
 
 def verdict(estimate: float, ci_low: float, ci_high: float,
@@ -65,7 +51,7 @@ def verdict(estimate: float, ci_low: float, ci_high: float,
     Published values that are empty are not compared (e.g. a rate printed without a CI).
     """
     pairs = [(v, p) for v, p in zip((estimate, ci_low, ci_high), published)
-             if decimals(p) is not None]
+             if not is_missing(p)]
     if not pairs:
         raise ValueError("published: no printed value to compare against")
     return "reproduced" if all(rounds_to(v, p) for v, p in pairs) else "discrepant"

@@ -5,16 +5,19 @@ import pandas as pd
 import pytest
 
 from metakit import rma
-from metakit.results import COLUMNS, ResultsTable, decimals, fit_summary, rounds_to, verdict
+from metakit.results import COLUMNS, ResultsTable, fit_summary, rounds_to, verdict
 
 PUB = {"analysis_id": "a1", "outcome": "healing", "measure": "OR", "estimate": "0.41",
        "ci_low": "0.22", "ci_high": "0.78", "source": "Fig. 6"}
 
 
-@pytest.mark.parametrize("printed, places", [("0.40", 2), ("12", 0), ("-0.05", 2),
-                                             ("44.0%", 1), ("<0.001", 3), ("−0.27", 2)])
-def test_decimals(printed, places):
-    assert decimals(printed) == places
+@pytest.mark.parametrize("value, printed, expected", [
+    (0.4049, "0.40", True), (0.4051, "0.40", False), (12.4, "12", True), (-0.054, "-0.05", True),
+    (44.04, "44.0%", True), (44.06, "44.0%", False), (0.0004, "<0.001", True),
+    (0.0012, "<0.001", False), (-0.2749, "−0.27", True), (1.0, "", False), (1.0, None, False),
+])
+def test_rounds_to_reads_printed_formats(value, printed, expected):
+    assert rounds_to(value, printed) is expected
 
 
 def test_rounds_to_accepts_both_rounding_rules():
