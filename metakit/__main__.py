@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = _parser().parse_args(argv)
-    from metakit.build import BuildError, ParamsError, Project, build
+    from metakit.publish.build import BuildError, ParamsError, Project, build
 
     if args.jobs < 1:
         print("error: --jobs: must be at least 1", file=sys.stderr)

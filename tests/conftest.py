@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from metakit.build import Outcome, Project, build
+from metakit.publish.build import Outcome, Project, build
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
@@ -51,7 +51,7 @@ GOOD_CELLS = (
     ("import matplotlib.pyplot as plt\n"
      "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot([0, 1], [0, 1])\nplt.show()"),
     "## Results",
-    ("from metakit.results import ResultsTable\n"
+    ("from metakit.workbook.results import ResultsTable\n"
      "table = ResultsTable(review)\n"
      "table.add(analysis_id='a1', outcome='o', verdict='reproduced', estimate=1.0)\n"
      "table.add(analysis_id='a2', outcome='o', verdict='new', estimate=2.0)\n"

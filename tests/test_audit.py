@@ -531,7 +531,7 @@ def test_freeman_tukey_scale_finds_asymmetric_interval():
 
 def test_freeman_tukey_subgroups_each_with_their_size():
     from metakit import metaprop
-    from metakit.subgroups import q_between
+    from metakit.engine.subgroups import q_between
 
     a = metaprop([8, 12, 5], [10, 15, 9], method="DL")
     b = metaprop([3, 4], [12, 20], method="DL")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from metafor_reference import RTOL, RTOL_ITERATIVE, close, reference
 
 from metakit import fsn, peters, ranktest, regtest, rma, trimfill
-from metakit.bias import (
+from metakit.engine.bias import (
     FsnResult,
     PetersResult,
     RanktestResult,

@@ -15,9 +15,9 @@ import nbformat
 import pytest
 
 from conftest import REPO, make_project, write_notebook
-from metakit import build as mkbuild
+from metakit.publish import build as mkbuild
 from metakit.__main__ import main
-from metakit.build import Project, build
+from metakit.publish.build import Project, build
 
 SCRIPT = "<script>alert(1)</script>"
 # The command line knows the five review ids only, so the tiny notebooks borrow them.
@@ -233,7 +233,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
 
 
 def test_verdict_counts_rejects_unknown_verdict(tmp_path):
-    from metakit.results import COLUMNS
+    from metakit.workbook.results import COLUMNS
 
     path = tmp_path / "results.csv"
     row = ["x"] * len(COLUMNS)
@@ -264,7 +264,7 @@ def test_changed_package_source_changes_the_hash(frozen_package_source, tmp_path
     project = make_project(tmp_path / "p", good=(), bad=(), todo=("todo",))
     before = mkbuild.plan(project, None, tmp_path / "out")[0].digest
     assert mkbuild.plan(project, None, tmp_path / "out")[0].digest == before
-    module = frozen_package_source / "build.py"
+    module = frozen_package_source / "publish" / "build.py"
     original = module.read_text()
     try:
         module.write_text(original + "\n# edited\n")

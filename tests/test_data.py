@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from metakit.data import DATA_ROOT, DataError, load_review, read_table
+from metakit.workbook.data import DATA_ROOT, DataError, load_review, read_table
 
 REVIEWS = sorted(p.name for p in DATA_ROOT.iterdir() if p.is_dir())
 

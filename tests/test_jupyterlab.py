@@ -103,7 +103,7 @@ def kernel_python(argv: list[str]) -> str:
 
 
 def imports_metakit(python: str) -> bool:
-    probe = subprocess.run([python, "-c", "import metakit, metakit.build"],
+    probe = subprocess.run([python, "-c", "import metakit, metakit.publish.build"],
                            check=False, capture_output=True, timeout=60)
     return probe.returncode == 0
 

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import REPO, write_notebook
 from metakit.__main__ import main
-from metakit.build import REVIEWS
-from metakit.params import ParamsError, load_params, notebook_parameters
+from metakit.publish.build import REVIEWS
+from metakit.publish.params import ParamsError, load_params, notebook_parameters
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from metakit.data import load_review, review_dir
-from metakit.report import provenance, sources, verdict_counts, verdict_table
-from metakit.results import ResultsTable
+from metakit.workbook.data import load_review, review_dir
+from metakit.workbook.report import provenance, sources, verdict_counts, verdict_table
+from metakit.workbook.results import ResultsTable
 
 
 def _table() -> ResultsTable:

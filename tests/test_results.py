@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from metakit import rma
-from metakit.results import COLUMNS, ResultsTable, fit_summary, rounds_to, verdict
+from metakit.workbook.results import COLUMNS, ResultsTable, fit_summary, rounds_to, verdict
 
 PUB = {"analysis_id": "a1", "outcome": "healing", "measure": "OR", "estimate": "0.41",
        "ci_low": "0.22", "ci_high": "0.78", "source": "Fig. 6"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from metakit.tables import CERTAINTY, COLUMNS, grade_frame, grade_table
+from metakit.workbook.grade import CERTAINTY, COLUMNS, grade_frame, grade_table
 
 
 def row(**over):

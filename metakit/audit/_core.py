@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from metakit.transforms import ipft, pft
+from metakit.engine.transforms import ipft, pft
 
 Verdict = Literal["consistent", "inconsistent", "not_checkable"]
 VERDICTS: tuple[Verdict, ...] = ("inconsistent", "not_checkable", "consistent")

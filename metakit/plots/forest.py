@@ -39,7 +39,7 @@ from metakit.plots._style import (
     styled,
     text_width,
 )
-from metakit.transforms import expit, ipft
+from metakit.engine.transforms import expit, ipft
 
 RATIO = frozenset({"RR", "OR", "HR", "PETO", "IRR"})
 PROPORTION = frozenset({"PFT", "PLO", "PR"})
@@ -599,7 +599,7 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
         if hasattr(sr, "q_between"):
             qb, df, p = sr.q_between, sr.q_between_df, sr.q_between_pval
         else:
-            from metakit.subgroups import q_between
+            from metakit.engine.subgroups import q_between
             fits = [_unwrap(s)[0] for s in mapping.values()]
             qb, df, p = q_between([f.estimate for f in fits], [f.se for f in fits])
         i2 = max(0.0, 100 * (qb - df) / qb) if qb > 0 else 0.0
@@ -663,7 +663,7 @@ def loo_forest(frame: pd.DataFrame, overall: Any = None, *, back_transform: bool
     def bt(x: float) -> float:
         if not back:
             return float(x)
-        from metakit.transforms import back_transform as _bt
+        from metakit.engine.transforms import back_transform as _bt
         return _bt(measure, float(x), None if fit is None else fit.ni)
     show = show_i2 and "i2" in frame.columns
     rows = []

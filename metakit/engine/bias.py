@@ -39,8 +39,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from metakit import _validation as v
-from metakit.models import RMAResult, rma
+from metakit.engine import _validation as v
+from metakit.engine.models import RMAResult, rma
 
 __all__ = [
     "FsnResult",
@@ -403,7 +403,7 @@ def peters(ai: ArrayLike | RMAResult, n1i: ArrayLike | None = None,
         v.check_counts("ci", c, "n2i", n2, labels=labels)
         if k < 3:
             raise ValueError(f"peters: the test needs at least 3 studies, got k = {k}")
-        from metakit.effect_sizes import escalc
+        from metakit.engine.effect_sizes import escalc
 
         yi = escalc("OR", ai=a, n1i=n1, ci=c, n2i=n2)["yi"].to_numpy(dtype=float)
         N = n1 + n2

@@ -4,7 +4,7 @@
 
 1. validates, for each selected review, ``notebooks/<review>.ipynb`` and its parameter file
    (``params/<review>.yaml`` or ``--params FILE``) before anything is written (see
-   :mod:`metakit.params`);
+   :mod:`metakit.publish.params`);
 2. skips a review whose notebook, parameter file, data folder, ``metakit`` source and build options
    are unchanged since its last successful build (their content hash is kept in
    ``<out>/<review>/.build-hash``; ``force=True`` rebuilds);
@@ -25,8 +25,8 @@ absolute, empty, private staging folder next to the review's final output folder
 ``cwd`` set to ``notebooks/``. The notebook then does exactly one of:
 
 * write ``results.csv`` into ``output_dir`` (the results-table contract: columns
-  :data:`metakit.results.COLUMNS`, verdicts in :data:`metakit.results.VERDICTS`, e.g. through
-  :class:`metakit.results.ResultsTable`); the review is ``ok``;
+  :data:`metakit.workbook.results.COLUMNS`, verdicts in :data:`metakit.workbook.results.VERDICTS`, e.g. through
+  :class:`metakit.workbook.results.ResultsTable`); the review is ``ok``;
 * write ``status.json`` containing ``{"status": "not_implemented"}`` into ``output_dir``: the
   notebook is a placeholder and the index shows the review as "not yet implemented", never as
   passing.
@@ -63,8 +63,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from metakit import provenance
-from metakit.params import ParamsError, load_params, notebook_parameters
+from metakit.publish import provenance
+from metakit.publish.params import ParamsError, load_params, notebook_parameters
 
 REVIEWS: tuple[str, ...] = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
 """Review ids, in the order the index lists them."""
@@ -92,7 +92,7 @@ STATUS_LABELS = {"ok": "ok", "not_implemented": "not yet implemented", "failed":
 
 _ERROR_LINES = 8
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class BuildError(ValueError):
@@ -360,10 +360,10 @@ def verdict_counts(results_csv: Path) -> dict[str, int]:
     Raises
     ------
     ValueError
-        The file is missing, its header is not :data:`metakit.results.COLUMNS`, or a row has an
+        The file is missing, its header is not :data:`metakit.workbook.results.COLUMNS`, or a row has an
         unknown verdict (the message names the row).
     """
-    from metakit.results import COLUMNS, VERDICTS
+    from metakit.workbook.results import COLUMNS, VERDICTS
 
     if not results_csv.is_file():
         raise ValueError(f"the notebook wrote neither {RESULTS_FILE} nor {STATUS_FILE} "

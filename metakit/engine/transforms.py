@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from metakit.effect_sizes import LOG_MEASURES
+from metakit.engine.effect_sizes import LOG_MEASURES
 
 
 def pft(p: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:

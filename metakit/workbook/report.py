@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from metakit.provenance import file_checksums, git_commit, package_versions
-from metakit.results import ResultsTable
+from metakit.publish.provenance import file_checksums, git_commit, package_versions
+from metakit.workbook.results import ResultsTable
 
 VERDICT_COLOURS = {
     "reproduced": "#d9f2d9", "consistent": "#e8f4fb", "new": "#f2f2f2",
@@ -61,7 +61,7 @@ def verdict_table(results: ResultsTable | pd.DataFrame,
 
 def provenance(data_dir: str | Path, parameters: Mapping[str, Any]) -> pd.DataFrame:
     """Versions, git commit, parameter values and SHA-256 of every data file."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     rows = [("git commit", git_commit(root) or "not a git checkout")]
     rows += [(f"version: {name}", version) for name, version in package_versions().items()]
     rows += [(f"parameter: {name}", repr(value)) for name, value in parameters.items()]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
 PUBLISHED_COLUMNS = ("analysis_id", "outcome", "measure", "estimate", "ci_low", "ci_high", "i2",
                      "k", "source")
 KEY_COLUMNS = ("study", "figure", "outcome", "timepoint", "timepoint_months", "arm", "subgroup",

@@ -25,10 +25,10 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from statsmodels.stats.proportion import proportion_confint
 
-from metakit import _validation as v
-from metakit.effect_sizes import escalc
-from metakit.models import RMAResult, rma
-from metakit.transforms import back_transform
+from metakit.engine import _validation as v
+from metakit.engine.effect_sizes import escalc
+from metakit.engine.models import RMAResult, rma
+from metakit.engine.transforms import back_transform
 
 STUDY_INTERVALS = {"wilson": "wilson", "exact": "beta"}
 

@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from metakit import _validation as v
+from metakit.engine import _validation as v
 
 BINARY = ("RR", "OR", "RD")
 CONTINUOUS = ("MD", "SMD")

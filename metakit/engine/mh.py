@@ -25,8 +25,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from statsmodels.stats.contingency_tables import StratifiedTable
 
-from metakit import _validation as v
-from metakit.effect_sizes import escalc
+from metakit.engine import _validation as v
+from metakit.engine.effect_sizes import escalc
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from metakit import _validation as v
-from metakit.bias import check_result
-from metakit.models import RMAResult, rma
+from metakit.engine import _validation as v
+from metakit.engine.bias import check_result
+from metakit.engine.models import RMAResult, rma
 
 __all__ = ["baujat", "cumul", "exclude", "influence", "leave1out"]
 

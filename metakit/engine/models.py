@@ -27,10 +27,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from metakit import _validation as v
-from metakit.heterogeneity import (FIXED_METHODS, METHODS, estimate_tau2, projection,
+from metakit.engine import _validation as v
+from metakit.engine.heterogeneity import (FIXED_METHODS, METHODS, estimate_tau2, projection,
                                    qprofile_ci)
-from metakit.transforms import back_transform
+from metakit.engine.transforms import back_transform
 
 
 @dataclass(frozen=True)

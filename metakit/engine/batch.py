@@ -1,7 +1,7 @@
 """Many random-effects meta-analyses at once (simulation and sensitivity sweeps).
 
 Each row of the 2-D inputs is one meta-analysis; NaN marks an absent study. The estimators are
-the intercept-only special cases of :mod:`metakit.heterogeneity`, written with row sums so that
+the intercept-only special cases of :mod:`metakit.engine.heterogeneity`, written with row sums so that
 10,000 meta-analyses take milliseconds. Rows whose Fisher scoring does not converge are solved
 by a bracketing root finder on the estimating equation, so every row with a solution converges.
 
@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from metakit import _validation as v
-from metakit.heterogeneity import FIXED_METHODS, METHODS, THRESHOLD, bracketing_root
+from metakit.engine import _validation as v
+from metakit.engine.heterogeneity import FIXED_METHODS, METHODS, THRESHOLD, bracketing_root
 
 MAXITER = 100
 

@@ -19,8 +19,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from metakit import _validation as v
-from metakit.models import RMAResult, rma
+from metakit.engine import _validation as v
+from metakit.engine.models import RMAResult, rma
 
 
 @dataclass(frozen=True)

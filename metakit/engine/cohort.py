@@ -11,7 +11,7 @@ Newcombe, R. G. (1998). Interval estimation for the difference between independe
 proportions: comparison of eleven methods. Statistics in Medicine, 17(8), 873-890.
 Woolf, B. (1955). On estimating the relation between blood group and disease. Annals of Human
 Genetics, 19(4), 251-253.
-Wilson (1927); Clopper & Pearson (1934): see :mod:`metakit.proportions`.
+Wilson (1927); Clopper & Pearson (1934): see :mod:`metakit.engine.proportions`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
-from metakit import _validation as v
+from metakit.engine import _validation as v
 
 INTERVALS = {"wilson": "wilson", "exact": "beta"}
 
