@@ -16,6 +16,8 @@ import pytest
 
 from conftest import REPO, make_project, write_notebook
 from metakit.publish import build as mkbuild
+from metakit.publish.index import index_html
+from metakit.publish.report_html import toc_html
 from metakit.__main__ import main
 from metakit.publish.build import Project, build
 
@@ -91,7 +93,7 @@ def test_results_csv_is_published_and_counted_in_index(built):
     row = re.search(rf'<tr id="review-{GOOD}">(.*?)</tr>', index, flags=re.DOTALL).group(1)
     assert "ok" in row
     numbers = re.findall(r'<td class="n">(\d*)</td>', row)
-    assert numbers[:6] == ["1", "0", "0", "0", "0", "1"]  # reproduced ... new
+    assert numbers[:7] == ["1", "0", "0", "0", "0", "0", "1"]  # reproduced ... new
     assert f'href="{GOOD}/{GOOD}.html"' in row
 
 
@@ -233,7 +235,7 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
 
 
 def test_verdict_counts_rejects_unknown_verdict(tmp_path):
-    from metakit.workbook.results import COLUMNS
+    from metakit.workbook.contract import COLUMNS
 
     path = tmp_path / "results.csv"
     row = ["x"] * len(COLUMNS)
@@ -246,8 +248,8 @@ def test_verdict_counts_rejects_unknown_verdict(tmp_path):
 
 
 def test_toc_lists_headings_with_ids_and_escapes_text():
-    toc = mkbuild.toc_html('<h1 id="T">A &lt;b&gt;<a class="anchor-link" href="#T">¶</a></h1>'
-                           '<h2>no id</h2><h3 id="s-1">Sub</h3>')
+    toc = toc_html('<h1 id="T">A &lt;b&gt;<a class="anchor-link" href="#T">¶</a></h1>'
+                   '<h2>no id</h2><h3 id="s-1">Sub</h3>')
     assert '<a href="#T">A &lt;b&gt;</a>' in toc and "¶" not in toc
     assert '<li class="toc-h3"><a href="#s-1">Sub</a>' in toc and "no id" not in toc
 
@@ -274,7 +276,7 @@ def test_changed_package_source_changes_the_hash(frozen_package_source, tmp_path
 
 
 def test_index_lists_unbuilt_reviews(tmp_path):
-    html = mkbuild.index_html(Project(tmp_path, reviews=("a", "b")), tmp_path)
+    html = index_html(("a", "b"), {}, tmp_path, None, "2026-01-01T00:00")
     assert html.count("not built") == 2
 
 

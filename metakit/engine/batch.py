@@ -1,9 +1,10 @@
 """Many random-effects meta-analyses at once (simulation and sensitivity sweeps).
 
 Each row of the 2-D inputs is one meta-analysis; NaN marks an absent study. The estimators are
-the intercept-only special cases of :mod:`metakit.engine.heterogeneity`, written with row sums so that
-10,000 meta-analyses take milliseconds. Rows whose Fisher scoring does not converge are solved
-by a bracketing root finder on the estimating equation, so every row with a solution converges.
+the intercept-only special cases of :mod:`metakit.engine.heterogeneity`, written with row
+sums so that 10,000 meta-analyses take milliseconds. Rows whose Fisher scoring does not
+converge are solved by a bracketing root finder on the estimating equation, so every row with a
+solution converges.
 
 References
 ----------

@@ -25,7 +25,8 @@ absolute, empty, private staging folder next to the review's final output folder
 ``cwd`` set to ``notebooks/``. The notebook then does exactly one of:
 
 * write ``results.csv`` into ``output_dir`` (the results-table contract: columns
-  :data:`metakit.workbook.results.COLUMNS`, verdicts in :data:`metakit.workbook.results.VERDICTS`, e.g. through
+  :data:`metakit.workbook.contract.COLUMNS`, verdicts in
+  :data:`metakit.workbook.contract.VERDICTS`, e.g. through
   :class:`metakit.workbook.results.ResultsTable`); the review is ``ok``;
 * write ``status.json`` containing ``{"status": "not_implemented"}`` into ``output_dir``: the
   notebook is a placeholder and the index shows the review as "not yet implemented", never as
@@ -47,7 +48,6 @@ review as failed, shows the end of the traceback and still links that last good 
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
 import re
@@ -59,19 +59,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from metakit.publish import provenance
+from metakit.publish.index import STATUS_LABELS, index_html
 from metakit.publish.params import ParamsError, load_params, notebook_parameters
+from metakit.publish.report_html import render_report, report_names, title_of
+from metakit.workbook.contract import COLUMNS, VERDICTS, check_verdict
 
 REVIEWS: tuple[str, ...] = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
 """Review ids, in the order the index lists them."""
-
-VERDICT_ORDER: tuple[str, ...] = (
-    "reproduced", "discrepant", "consistent", "inconsistent", "not_reproducible", "new")
-"""Verdicts of the results-table contract, in the order the index shows them."""
 
 KERNEL = "python3"
 """Kernel name passed to papermill. Jupyter resolves its ``python`` to the running interpreter,
@@ -86,9 +84,6 @@ RESULTS_FILE = "results.csv"
 HASH_FILE = ".build-hash"
 RECORD_FILE = ".build.json"
 KERNEL_LOG = ".kernel.log"
-
-STATUS_LABELS = {"ok": "ok", "not_implemented": "not yet implemented", "failed": "failed",
-                 "not_built": "not built"}
 
 _ERROR_LINES = 8
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -223,10 +218,6 @@ def _job(project: Project, review: str, out: Path, params_file: Path | None, wit
                with_code=with_code, digest=digest)
 
 
-def report_names(review: str, with_code: bool) -> list[str]:
-    """File names of a review's reports, the code-free one first."""
-    return [f"{review}.html"] + ([f"{review}-with-code.html"] if with_code else [])
-
 
 def is_fresh(job: Job) -> bool:
     """True when the last successful build had the same inputs and its reports still exist."""
@@ -360,25 +351,22 @@ def verdict_counts(results_csv: Path) -> dict[str, int]:
     Raises
     ------
     ValueError
-        The file is missing, its header is not :data:`metakit.workbook.results.COLUMNS`, or a row has an
-        unknown verdict (the message names the row).
+        The file is missing, its header is not :data:`metakit.workbook.contract.COLUMNS`, or a
+        row has an unknown verdict (the message names the row).
     """
-    from metakit.workbook.results import COLUMNS, VERDICTS
 
     if not results_csv.is_file():
         raise ValueError(f"the notebook wrote neither {RESULTS_FILE} nor {STATUS_FILE} "
                          f"into output_dir")
-    counts = dict.fromkeys(VERDICT_ORDER, 0)
+    counts = dict.fromkeys(VERDICTS, 0)
     with results_csv.open(newline="", encoding="utf-8") as stream:
         reader = csv.DictReader(stream)
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(f"{RESULTS_FILE}: columns {reader.fieldnames} are not the "
                              f"results-table columns {list(COLUMNS)}")
         for row_number, row in enumerate(reader, start=2):
-            verdict = row["verdict"]
-            if verdict not in VERDICTS:
-                raise ValueError(f"{RESULTS_FILE}, row {row_number}: verdict {verdict!r} is not "
-                                 f"one of {sorted(VERDICTS)}")
+            verdict = check_verdict(row["verdict"], row["assumption"],
+                                    where=f"{RESULTS_FILE}, row {row_number}")
             counts[verdict] += 1
     return counts
 
@@ -393,102 +381,11 @@ def error_text(exc: BaseException) -> str:
     return _ANSI.sub("", "\n".join(lines[-_ERROR_LINES:])).strip()
 
 
-# --------------------------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------------------------
-
-_TOC_MARK = "<!-- metakit:toc -->"
-
-_REPORT_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
-{% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
-{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
-{% block extra_css %}
-<style type="text/css">
-nav.metakit-toc, footer.metakit-provenance { margin: 1em 0; padding: 0.5em 1em;
-  border: 1px solid #ddd; background: #fafafa; font-size: 90%;
-  font-family: var(--jp-content-font-family, system-ui, sans-serif); }
-nav.metakit-toc ul { margin: 0; padding-left: 1.2em; }
-nav.metakit-toc li.toc-h3 { margin-left: 1.2em; }
-footer.metakit-provenance table { border-collapse: collapse; margin-bottom: 0.5em; }
-footer.metakit-provenance td, footer.metakit-provenance th { padding: 2px 8px;
-  border-bottom: 1px solid #eee; text-align: left; }
-</style>
-{% endblock extra_css %}
-{% block body_header %}{{ super() }}
-""" + _TOC_MARK + """
-{% endblock body_header %}
-{% block body_footer %}
-{{ resources.metakit_footer }}
-{{ super() }}
-{% endblock body_footer %}
-"""
-
-
-class _HeadingParser(HTMLParser):
-    """Collects ``(level, id, text)`` of ``h1``-``h3`` elements that carry an ``id``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.headings: list[tuple[int, str, str]] = []
-        self._current: tuple[int, str] | None = None
-        self._text: list[str] = []
-        self._in_anchor = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag in ("h1", "h2", "h3") and attributes.get("id"):
-            self._current, self._text = (int(tag[1]), attributes["id"] or ""), []
-        elif tag == "a" and "anchor-link" in (attributes.get("class") or ""):
-            self._in_anchor = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
-            self._in_anchor = False
-        elif self._current and tag == f"h{self._current[0]}":
-            self.headings.append((*self._current, "".join(self._text).strip()))
-            self._current = None
-
-    def handle_data(self, data: str) -> None:
-        if self._current and not self._in_anchor:
-            self._text.append(data)
-
-
-def toc_html(page: str) -> str:
-    """A table of contents of the markdown headings (levels 1-3) of a rendered notebook."""
-    parser = _HeadingParser()
-    parser.feed(page)
-    items = "".join(
-        f'<li class="toc-h{level}"><a href="#{html.escape(anchor)}">{html.escape(text)}</a></li>'
-        for level, anchor, text in parser.headings)
-    items += '<li class="toc-h2"><a href="#provenance">Provenance of this report</a></li>'
-    return f'<nav id="toc" class="metakit-toc"><strong>Contents</strong><ul>{items}</ul></nav>'
-
-
-def render_report(notebook: Any, footer: str, with_code: bool) -> str:
-    """Self-contained HTML of an executed notebook (an ``nbformat`` node).
-
-    Code cells are hidden unless ``with_code``; no external script is referenced (MathJax,
-    require.js and mermaid are left out, so formulas should be written in Unicode).
-    """
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="lab",
-        extra_loaders=[DictLoader({"metakit-report.html.j2": _REPORT_TEMPLATE})],
-        exclude_input=not with_code, exclude_input_prompt=not with_code,
-        exclude_output_prompt=not with_code, embed_images=True)
-    exporter.template_file = "metakit-report.html.j2"
-    page, _ = exporter.from_notebook_node(notebook, resources={"metakit_footer": footer})
-    return page.replace(_TOC_MARK, toc_html(page), 1)
-
-
 def _render_reports(job: Job, staging: Path, started: str, seconds: float) -> None:
     import nbformat
 
     notebook = nbformat.read(staging / f"{job.review}.ipynb", as_version=4)
-    notebook.metadata["title"] = _title(notebook, job.review)
+    notebook.metadata["title"] = title_of(notebook, job.review)
     prov = provenance.Provenance(
         review=job.review, commit=provenance.git_commit(job.root),
         parameters={**job.parameters, "output_dir": str(job.out_dir)},
@@ -497,78 +394,6 @@ def _render_reports(job: Job, staging: Path, started: str, seconds: float) -> No
     for name in report_names(job.review, job.with_code):
         page = render_report(notebook, footer, with_code=name.endswith("-with-code.html"))
         atomic_write(staging / name, page)
-
-
-def _title(notebook: Any, review: str) -> str:
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            match = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                return match.group(1).strip()
-    return f"metakit: {review}"
-
-
-# --------------------------------------------------------------------------------------------
-# Index
-# --------------------------------------------------------------------------------------------
-
-_INDEX_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; }
-th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top;
-  white-space: nowrap; }
-td.error { white-space: normal; }
-td.n { text-align: right; }
-.status-ok { color: #176317; font-weight: bold; }
-.status-failed { color: #b00020; font-weight: bold; }
-.status-not_implemented, .status-not_built { color: #8a6d00; }
-pre { margin: 0; font-size: 85%; white-space: pre-wrap; max-width: 60em; }
-"""
-
-
-def _index_row(review: str, record: Outcome | None, out: Path) -> str:
-    status = record.status if record else "not_built"
-    counts = record.counts if record and record.status == "ok" else {}
-    links = [f'<a href="{html.escape(review)}/{html.escape(name)}">'
-             f'{"with code" if name.endswith("-with-code.html") else "report"}</a>'
-             for name in report_names(review, True) if (out / review / name).is_file()]
-    prefix = "last good: " if links and status == "failed" else ""
-    built = record.finished[:16].replace("T", " ") if record else ""
-    error = f"<pre>{html.escape(record.error)}</pre>" if record and record.error else ""
-    cells = [
-        f"<td>{html.escape(review)}</td>",
-        f'<td class="status-{status}">{STATUS_LABELS[status]}</td>',
-        *(f'<td class="n">{counts.get(v, "")}</td>' for v in VERDICT_ORDER),
-        f"<td>{prefix}{' · '.join(links)}</td>",
-        f'<td class="n">{f"{record.seconds:.1f} s" if record else ""}</td>',
-        f"<td>{html.escape(built)}</td>",
-        f'<td class="error">{error}</td>',
-    ]
-    return f'<tr id="review-{html.escape(review)}">{"".join(cells)}</tr>'
-
-
-def index_html(project: Project, out: Path) -> str:
-    """The scoreboard: one row per review from the records in ``out``."""
-    rows = "\n".join(_index_row(review, read_record(out / review), out)
-                     for review in project.reviews)
-    heads = "".join(f"<th>{h}</th>" for h in (
-        "review", "status", *(v.replace("_", " ") for v in VERDICT_ORDER), "reports",
-        "run time", "built", "error"))
-    commit = provenance.git_commit(project.root) or "not a git checkout"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        "<title>metakit reports</title>"
-        f"<style>{_INDEX_CSS}</style></head><body>"
-        "<h1>metakit: where each review stands</h1>"
-        "<p>Counts are rows of each review's <code>results.csv</code> per verdict "
-        "(see DESIGN.md, results table). A review is <em>ok</em> when its notebook ran and "
-        "wrote a valid results table; <em>not yet implemented</em> reviews have a placeholder "
-        "notebook.</p>"
-        f"<table><thead><tr>{heads}</tr></thead><tbody>\n{rows}\n</tbody></table>"
-        f"<p>Index written {html.escape(_now())} from commit "
-        f"<code>{html.escape(commit)}</code>.</p>"
-        "</body></html>\n"
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -650,7 +475,9 @@ def build(project: Project, reviews: Sequence[str] | None = None, out: Path = Pa
     todo = [job for job in planned if job.review not in skipped]
     done = {o.review: o for o in _run_all(todo, jobs, echo)}
     outcomes = [skipped.get(job.review) or done[job.review] for job in planned]
-    atomic_write(out / "index.html", index_html(project, out))
+    records = {review: read_record(out / review) for review in project.reviews}
+    atomic_write(out / "index.html", index_html(project.reviews, records, out,
+                                                provenance.git_commit(project.root), _now()))
     echo(summary(outcomes, time.perf_counter() - start, out / "index.html"))
     return outcomes
 

@@ -12,14 +12,14 @@ from typing import Any
 import pandas as pd
 
 from metakit.publish.provenance import file_checksums, git_commit, package_versions
+from metakit.workbook.contract import VERDICTS
 from metakit.workbook.results import ResultsTable
 
 VERDICT_COLOURS = {
     "reproduced": "#d9f2d9", "consistent": "#e8f4fb", "new": "#f2f2f2",
-    "discrepant": "#fde2c8", "inconsistent": "#f8d0d0", "not_reproducible": "#eeeeee",
+    "discrepant": "#fde2c8", "inconsistent": "#f8d0d0", "deviates": "#fff1c2",
+    "not_reproducible": "#eeeeee",
 }
-VERDICT_ORDER = ("reproduced", "discrepant", "consistent", "inconsistent", "not_reproducible",
-                 "new")
 
 
 def sources(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def sources(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def verdict_counts(results: ResultsTable | pd.DataFrame) -> pd.Series:
     """Number of results per verdict, in a fixed order."""
     frame = results.frame() if isinstance(results, ResultsTable) else results
-    return frame["verdict"].value_counts().reindex(VERDICT_ORDER, fill_value=0)
+    return frame["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
 
 
 def verdict_table(results: ResultsTable | pd.DataFrame,

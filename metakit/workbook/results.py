@@ -1,8 +1,8 @@
-"""The results-table contract: one row per analysis a notebook computes.
+"""The results table: one row per analysis a notebook computes.
 
-See ``DESIGN.md`` ("Results table"). :func:`verdict` decides ``reproduced`` against ``discrepant``
-from the printed precision of the published value; :class:`ResultsTable` collects rows and writes
-``<out>/<review>/results.csv`` atomically.
+The columns and verdicts are those of :mod:`metakit.workbook.contract`. :func:`verdict` decides
+``reproduced`` against ``discrepant`` from the printed precision of the published value;
+:class:`ResultsTable` collects rows and writes ``<out>/<review>/results.csv`` atomically.
 """
 
 from __future__ import annotations
@@ -18,16 +18,8 @@ import pandas as pd
 
 from metakit.audit import Printed
 from metakit.audit._core import is_missing
+from metakit.workbook.contract import COLUMNS, check_verdict
 
-COLUMNS: tuple[str, ...] = (
-    "review", "analysis_id", "outcome", "analysis", "subgroup", "measure", "model", "k",
-    "estimate", "ci_low", "ci_high", "p_value", "i2", "tau2", "q", "q_df", "q_pval",
-    "published_estimate", "published_ci_low", "published_ci_high", "published_source",
-    "verdict", "note",
-)
-VERDICTS: frozenset[str] = frozenset(
-    {"reproduced", "discrepant", "consistent", "inconsistent", "not_reproducible", "new"}
-)
 
 
 def rounds_to(value: float, printed: str | float | None) -> bool:
@@ -105,10 +97,8 @@ class ResultsTable:
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"results row: unknown column(s) {sorted(unknown)}")
-        if row.get("verdict") not in VERDICTS:
-            raise ValueError(
-                f"results row {row.get('analysis_id')!r}: verdict {row.get('verdict')!r} "
-                f"is not one of {sorted(VERDICTS)}")
+        check_verdict(row.get("verdict"), row.get("assumption", ""),
+                      where=f"results row {row.get('analysis_id')!r}")
         self.rows.append({"review": self.review, **row})
 
     def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
