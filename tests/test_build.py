@@ -93,7 +93,7 @@ def test_results_csv_is_published_and_counted_in_index(built):
     row = re.search(rf'<tr id="review-{GOOD}">(.*?)</tr>', index, flags=re.DOTALL).group(1)
     assert "ok" in row
     numbers = re.findall(r'<td class="n">(\d*)</td>', row)
-    assert numbers[:7] == ["1", "0", "0", "0", "0", "0", "1"]  # reproduced ... new
+    assert numbers[:8] == ["1", "0", "0", "0", "0", "0", "0", "1"]  # reproduced ... new
     assert f'href="{GOOD}/{GOOD}.html"' in row
 
 

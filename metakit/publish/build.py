@@ -66,7 +66,7 @@ from metakit.publish import provenance
 from metakit.publish.index import STATUS_LABELS, index_html
 from metakit.publish.params import ParamsError, load_params, notebook_parameters
 from metakit.publish.report_html import render_report, report_names, title_of
-from metakit.workbook.contract import COLUMNS, VERDICTS, check_verdict
+from metakit.workbook.contract import COLUMNS, check_verdict, tally
 
 REVIEWS: tuple[str, ...] = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
 """Review ids, in the order the index lists them."""
@@ -346,7 +346,8 @@ def _execute(job: Job, staging: Path) -> tuple[str, dict[str, int]]:
 
 
 def verdict_counts(results_csv: Path) -> dict[str, int]:
-    """Rows per verdict of a ``results.csv``, checking the results-table contract.
+    """Rows per verdict of a ``results.csv`` (:func:`metakit.workbook.contract.tally`: firm and
+    conditional contradictions apart), checking the results-table contract.
 
     Raises
     ------
@@ -354,21 +355,18 @@ def verdict_counts(results_csv: Path) -> dict[str, int]:
         The file is missing, its header is not :data:`metakit.workbook.contract.COLUMNS`, or a
         row has an unknown verdict (the message names the row).
     """
-
     if not results_csv.is_file():
         raise ValueError(f"the notebook wrote neither {RESULTS_FILE} nor {STATUS_FILE} "
                          f"into output_dir")
-    counts = dict.fromkeys(VERDICTS, 0)
     with results_csv.open(newline="", encoding="utf-8") as stream:
         reader = csv.DictReader(stream)
         if tuple(reader.fieldnames or ()) != COLUMNS:
             raise ValueError(f"{RESULTS_FILE}: columns {reader.fieldnames} are not the "
                              f"results-table columns {list(COLUMNS)}")
-        for row_number, row in enumerate(reader, start=2):
-            verdict = check_verdict(row["verdict"], row["assumption"],
-                                    where=f"{RESULTS_FILE}, row {row_number}")
-            counts[verdict] += 1
-    return counts
+        rows = list(reader)
+    for row_number, row in enumerate(rows, start=2):
+        check_verdict(row["verdict"], row["assumption"], where=f"{RESULTS_FILE}, row {row_number}")
+    return tally(rows)
 
 
 def error_text(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from metakit.publish.report_html import report_names
-from metakit.workbook.contract import VERDICTS
+from metakit.workbook.contract import TALLY
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +44,7 @@ def _index_row(review: str, record: Outcome | None, out: Path) -> str:
     cells = [
         f"<td>{html.escape(review)}</td>",
         f'<td class="status-{status}">{STATUS_LABELS[status]}</td>',
-        *(f'<td class="n">{counts.get(v, "")}</td>' for v in VERDICTS),
+        *(f'<td class="n">{counts.get(v, "")}</td>' for v in TALLY),
         f"<td>{prefix}{' · '.join(links)}</td>",
         f'<td class="n">{f"{record.seconds:.1f} s" if record else ""}</td>',
         f"<td>{html.escape(built)}</td>",
@@ -58,7 +58,7 @@ def index_html(reviews: Sequence[str], records: Mapping[str, Outcome | None], ou
     """The scoreboard: one row per review of ``reviews`` from its build record."""
     rows = "\n".join(_index_row(review, records.get(review), out) for review in reviews)
     heads = "".join(f"<th>{h}</th>" for h in (
-        "review", "status", *(v.replace("_", " ") for v in VERDICTS), "reports",
+        "review", "status", *TALLY.values(), "reports",
         "run time", "built", "error"))
     commit = commit or "not a git checkout"
     return (

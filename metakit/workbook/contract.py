@@ -21,6 +21,8 @@ A result that fails an arithmetic check and also breaks a stated rule is ``incon
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 COLUMNS: tuple[str, ...] = (
     "review", "analysis_id", "outcome", "analysis", "subgroup", "measure", "model", "k",
     "estimate", "ci_low", "ci_high", "p_value", "i2", "tau2", "q", "q_df", "q_pval",
@@ -49,6 +51,33 @@ SEVERITY: tuple[str, ...] = ("inconsistent", "discrepant", "deviates", "not_repr
 
 LABELS: dict[str, str] = {verdict: verdict.replace("_", " ") for verdict in VERDICTS}
 """Verdict -> the words a reader sees."""
+
+TALLY: dict[str, str] = {
+    "reproduced": "reproduced", "discrepant": "discrepant", "consistent": "consistent",
+    "firm": "inconsistent (firm)", "conditional": "inconsistent (conditional)",
+    "deviates": "deviates", "not_reproducible": "not reproducible", "new": "new",
+}
+"""Keys of :func:`tally`, in order, with their column headings: the verdicts, with
+``inconsistent`` split into firm contradictions and those that rest on a stated assumption."""
+
+
+def tally(rows: Iterable[Mapping[str, object]]) -> dict[str, int]:
+    """Count results-table rows (mappings with ``verdict`` and ``assumption``) by :data:`TALLY`.
+
+    Every count table (a report's, the index's and the README's) is computed by this function
+    from ``results.csv``, so the three always agree.
+    """
+    counts = dict.fromkeys(TALLY, 0)
+    for row in rows:
+        verdict = str(row.get("verdict") or "")
+        if verdict == "inconsistent":
+            assumption = row.get("assumption")
+            verdict = "conditional" if assumption not in (None, "") and assumption == assumption \
+                else "firm"
+        if verdict not in counts:
+            raise ValueError(f"tally: verdict {verdict!r} is not one of {', '.join(VERDICTS)}")
+        counts[verdict] += 1
+    return counts
 
 
 def check_verdict(verdict: object, assumption: object = "", *, where: str = "row") -> str:
