@@ -277,7 +277,7 @@ def test_parts_sum_both_ways() -> None:
     ("65%", "0.01", "random", "random if I2 > 50%", "consistent"),
     ("65%", "0.01", "fixed", "random if I2 > 50%", "inconsistent"),
     ("20%", "0.30", "fixed", "random if I2 > 50%", "consistent"),
-    ("50%", "0.01", "fixed", "random if I2 > 50%", "consistent"),  # rounding: undecided
+    ("50%", "0.01", "fixed", "random if I2 > 50%", "not_checkable"),  # rounding: undecided
     ("65%", "0.20", "fixed", "random if I² > 50% and p < 0.10", "consistent"),
     ("65%", "0.20", "random", "random if I² > 50% and p < 0.10", "inconsistent"),
     ("10%", "0.01", "random", "random if I2 > 50% or p < 0.10", "consistent"),
@@ -285,9 +285,13 @@ def test_parts_sum_both_ways() -> None:
     ("10%", "0.30", "FE", "fixed if I2 <= 50%", "consistent"),
     (None, "0.30", "random", "random if I2 > 50%", "not_checkable"),
     (None, "0.30", "fixed", "random if I2 > 50% and p < 0.10", "consistent"),
+    ("65%", "0.01", None, "random if I2 > 50%", "not_checkable"),  # no model named
+    ("65%", "0.01", "fixed (IV, figure label)", "random if I2 > 50%", "inconsistent"),
 ])
 def test_model_rule(i2: str | None, p: str, used: str, rule: str, verdict: str) -> None:
-    assert audit.model_rule(i2, p, used, rule).verdict == verdict
+    check = audit.model_rule(i2, p, used, rule)
+    assert check.verdict == verdict
+    assert check.kind == "rule"
 
 
 # --- table and styler ----------------------------------------------------------------------------
@@ -549,3 +553,55 @@ def test_freeman_tukey_subgroups_each_with_their_size():
         audit.p_from_ci("50%", "30%", "70%", "0.01", scale=audit.FreemanTukey(10))
     with pytest.raises(ValueError, match="n: the harmonic mean study size must be > 0"):
         audit.FreemanTukey(0)
+
+
+# --- the automatic battery -------------------------------------------------------------------
+
+def test_battery_derives_every_check_of_one_printed_row():
+    row = {"analysis_id": "meld", "measure": "WMD", "estimate": "-1.12", "ci_low": "-1.84",
+           "ci_high": "-0.40", "p_value": "0.002", "i2": "45", "q_pval": "0.09", "k": "6",
+           "model": "random (text)"}
+    checks = audit.battery(row, rule="random if p < 0.05")
+    assert [(c.name, c.verdict, c.kind) for c in checks] == [
+        ("ci_symmetry", "consistent", "arithmetic"), ("p_from_ci", "consistent", "arithmetic"),
+        ("i2_from_pval", "inconsistent", "arithmetic"), ("model_rule", "inconsistent", "rule")]
+    assert checks[2].assumption.startswith("df = k − 1 = 5, with k = 6 as printed")
+    assert "fit df 6 (7 rows)" in checks[2].explanation
+    assert all(c.label == "meld" for c in checks)
+
+
+def test_battery_printed_df_is_firm_and_ratio_measures_use_the_log_scale():
+    row = {"measure": "RR", "estimate": "3.80", "ci_low": "1.51", "ci_high": "9.56",
+           "p_value": "0.005", "z": "2.84", "i2": "0", "q": "2.10", "q_df": "9", "q_pval": "0.99"}
+    checks = audit.battery(row)
+    assert [c.name for c in checks] == ["ci_symmetry", "p_from_ci", "z_from_ci", "i2_from_q",
+                                        "i2_from_pval", "q_pval"]
+    assert all(c.assumption == "" for c in checks)
+    assert checks[0].inputs["scale"] == "log"
+
+
+def test_battery_proportions_need_a_named_scale_and_never_test_p():
+    row = {"measure": "proportion_pct", "estimate": "87", "ci_low": "70", "ci_high": "96",
+           "p_value": "0.01"}
+    assert audit.battery(row) == []
+    checks = audit.battery(row, scale=audit.FreemanTukey(12.0), scale_assumption="FT (unnamed)")
+    assert [c.name for c in checks] == ["ci_symmetry"] and checks[0].assumption == "FT (unnamed)"
+    assert checks[0].inputs["estimate"] == "87%"
+
+
+def test_battery_rule_without_a_named_model_is_not_checkable():
+    row = {"measure": "SMD", "estimate": "0.55", "ci_low": "-0.08", "ci_high": "1.18",
+           "i2": "79", "q_pval": "<0.0001"}
+    (rule,) = [c for c in audit.battery(row, rule="random if p < 0.05") if c.kind == "rule"]
+    assert rule.verdict == "not_checkable" and "names no model" in rule.explanation
+
+
+def test_battery_rejects_a_row_that_is_not_a_mapping():
+    with pytest.raises(ValueError, match="row: expected a mapping"):
+        audit.battery(["0.5", "0.1", "0.9"])
+
+
+def test_measure_scales():
+    assert [audit.measure_scale(m) for m in ("OR", "hr", "SMD", "mean_months", "count", None)] \
+        == ["log", "log", "linear", "linear", None, None]
+    assert audit.is_proportion("proportion (%)") and not audit.is_proportion("OR")

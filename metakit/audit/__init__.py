@@ -18,7 +18,8 @@ Checks: :func:`ci_symmetry`, :func:`p_from_ci`, :func:`z_from_ci`, :func:`i2_fro
 :func:`i2_from_pval`, :func:`q_pval`, :func:`subgroup_difference`,
 :func:`subgroups_pool_to_overall`, :func:`rows_pool_to_summary`, :func:`row_weights`,
 :func:`weights_sum`, :func:`percent_of_n`, :func:`parts_sum`, :func:`agree`,
-:func:`model_rule`. Collect them
+:func:`model_rule`, and :func:`battery`, which derives every check one printed result allows;
+:func:`df_range` infers the degrees of freedom behind a printed I² and p. Collect them
 with :func:`audit_table` (a DataFrame, contradictions first) or :func:`audit_styler` (coloured).
 
 Examples
@@ -42,7 +43,8 @@ Nuijten, M. B., et al. (2016). The prevalence of statistical reporting errors in
 from metakit.audit._core import SCALES, Check, FreemanTukey, Printed, Verdict
 from metakit.audit.counts import agree, parts_sum, percent_of_n
 from metakit.audit.estimates import ci_symmetry, p_from_ci, z_from_ci
-from metakit.audit.heterogeneity import i2_from_pval, i2_from_q, q_pval
+from metakit.audit.battery import battery, is_proportion, measure_scale
+from metakit.audit.heterogeneity import df_range, i2_from_pval, i2_from_q, q_pval
 from metakit.audit.pooling import (
     row_weights,
     rows_pool_to_summary,
@@ -57,14 +59,18 @@ __all__ = [
     "SCALES",
     "FreemanTukey",
     "agree",
+    "battery",
     "Check",
     "Printed",
     "Verdict",
     "audit_styler",
     "audit_table",
     "ci_symmetry",
+    "df_range",
     "i2_from_pval",
     "i2_from_q",
+    "is_proportion",
+    "measure_scale",
     "model_rule",
     "p_from_ci",
     "parts_sum",

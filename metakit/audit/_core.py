@@ -23,6 +23,7 @@ from scipy import stats
 from metakit.engine.transforms import ipft, pft
 
 Verdict = Literal["consistent", "inconsistent", "not_checkable"]
+CheckKind = Literal["arithmetic", "rule"]
 VERDICTS: tuple[Verdict, ...] = ("inconsistent", "not_checkable", "consistent")
 SCALES = ("linear", "log", "logit", "arcsine")
 
@@ -214,6 +215,14 @@ class Check:
         One plain sentence with the numbers.
     label : str
         Optional caller label (e.g. the analysis or figure), shown in :func:`audit_table`.
+    assumption : str
+        What the check assumes that the paper does not state (e.g. "df = k − 1 with k = 6 as
+        printed"), empty when it rests on printed numbers alone. A failed check with an
+        assumption is a conditional contradiction.
+    kind : {"arithmetic", "rule"}
+        ``arithmetic`` checks test whether printed numbers can all be true; ``rule`` checks test
+        an analysis against the paper's own stated method (:func:`model_rule`), so their failure
+        is a deviation, not a contradiction.
     """
 
     name: str
@@ -222,6 +231,8 @@ class Check:
     verdict: Verdict
     explanation: str
     label: str = field(default="")
+    assumption: str = field(default="")
+    kind: CheckKind = field(default="arithmetic")
 
 
 def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -387,10 +398,32 @@ def fmt_range(interval: tuple[float, float], digits: int = 3) -> str:
 
 
 def make_check(name: str, inputs: Mapping[str, object], recomputed: tuple[float, float] | None,
-               verdict: Verdict, explanation: str, label: str) -> Check:
-    """Build a :class:`Check`, recording inputs as printed text."""
+               verdict: Verdict, explanation: str, label: str, *,
+               domain: tuple[float, float] | None = None, kind: CheckKind = "arithmetic") -> Check:
+    """Build a :class:`Check`, recording inputs as printed text.
+
+    ``domain`` is the range the recomputed quantity can take at all (``(0, 1)`` for a p-value,
+    ``(0, 100)`` for I²). A check that passes only because its recomputed range covers the whole
+    domain could not have failed: it is returned as ``not_checkable``, so that it never counts
+    towards a ``consistent`` verdict.
+    """
     if not isinstance(label, str):
         raise ValueError(f"label: must be a string, got {label!r}")
     record = {key: text_of(value) for key, value in inputs.items()}
     interval = None if recomputed is None else (float(recomputed[0]), float(recomputed[1]))
-    return Check(name, record, interval, verdict, explanation, label)
+    if verdict == "consistent" and _covers(interval, domain):
+        assert domain is not None and interval is not None
+        verdict = "not_checkable"
+        explanation = (f"Not checkable: given rounding, the recomputed value can lie anywhere "
+                       f"from {fmt(domain[0])} to {fmt(domain[1])} ({fmt_range(interval)}), so "
+                       f"no printed value could fail. {explanation}")
+    return Check(name, record, interval, verdict, explanation, label, kind=kind)
+
+
+def _covers(interval: tuple[float, float] | None, domain: tuple[float, float] | None) -> bool:
+    """Whether ``interval`` spans all of ``domain`` (up to 1e-9 of its width)."""
+    if interval is None or domain is None:
+        return False
+    width = domain[1] - domain[0]
+    tol = 1e-9 * (width if math.isfinite(width) else 1.0)
+    return interval[0] <= domain[0] + tol and interval[1] >= domain[1] - tol

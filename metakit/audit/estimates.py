@@ -262,7 +262,8 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale 
             f"{ci.estimate.text} gives a two-sided p of {fmt_range(p_range, 2)}")
     if overlaps(p_range, p_box):
         return make_check("p_from_ci", inputs, p_range, "consistent",
-                          f"{lead}, which matches the printed p = {printed_p.text}.", label)
+                          f"{lead}, which matches the printed p = {printed_p.text}.", label,
+                          domain=(0.0, 1.0))
     alpha = 1 - level / 100
     excludes_null = ci.lo[0] > 0 or ci.hi[1] < 0
     reason = ""
@@ -327,6 +328,7 @@ def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale 
             f"{fmt_range(stat)}")
     if overlaps(stat, z_abs):
         return make_check("z_from_ci", inputs, stat, "consistent",
-                          f"{lead}, which matches the printed {symbol} = {printed_z.text}.", label)
+                          f"{lead}, which matches the printed {symbol} = {printed_z.text}.", label,
+                          domain=(0.0, math.inf))
     return make_check("z_from_ci", inputs, stat, "inconsistent",
                       f"{lead}, not the printed {symbol} = {printed_z.text}.", label)

@@ -117,7 +117,8 @@ def i2_from_q(q: str, df: int, i2: str, *, label: str = "") -> Check:
             f"{fmt_range(recomputed)}% given rounding")
     if overlaps(recomputed, i2_box):
         return make_check("i2_from_q", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed {i2_printed.text}.", label)
+                          f"{lead}, which matches the printed {i2_printed.text}.", label,
+                          domain=(0.0, 100.0))
     return make_check("i2_from_q", inputs, recomputed, "inconsistent",
                       f"{lead}, not the printed {i2_printed.text}.", label)
 
@@ -165,7 +166,8 @@ def i2_from_pval(q_pval: str, df: int, i2: str, *, label: str = "") -> Check:
             f"{fmt_range(q_range)}, so I² = {fmt_range(recomputed)}% given rounding")
     if overlaps(recomputed, i2_box):
         return make_check("i2_from_pval", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed {i2_printed.text}.", label)
+                          f"{lead}, which matches the printed {i2_printed.text}.", label,
+                          domain=(0.0, 100.0))
     return make_check("i2_from_pval", inputs, recomputed, "inconsistent",
                       f"{lead}, not the printed {i2_printed.text}.", label)
 
@@ -210,6 +212,44 @@ def q_pval(q: str, df: int, p: str, *, label: str = "") -> Check:
             f"{fmt_range(recomputed, 2)} given rounding")
     if overlaps(recomputed, p_box):
         return make_check("q_pval", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed p = {p_printed.text}.", label)
+                          f"{lead}, which matches the printed p = {p_printed.text}.", label,
+                          domain=(0.0, 1.0))
     return make_check("q_pval", inputs, recomputed, "inconsistent",
                       f"{lead}, not the printed p = {p_printed.text}.", label)
+
+
+def df_range(i2: str, q_pval: str, *, max_df: int = 200) -> tuple[int, int] | None:
+    """Degrees of freedom of Q that agree with a printed I² and heterogeneity p-value.
+
+    For each ``df`` from 1 to ``max_df``, :func:`i2_from_pval` decides whether the printed pair
+    is possible; the smallest and largest such ``df`` are returned (the set is an interval in
+    practice, as I² at fixed p rises with df), or ``None`` when none fits. When a paper prints
+    the number of studies k but not df, this says how many rows the analysis must have had
+    (``df + 1``): more than k means a study entered more than once.
+
+    Parameters
+    ----------
+    i2, q_pval : str
+        I² (percent) and the heterogeneity p-value as printed.
+    max_df : int
+        Largest df tried.
+
+    Returns
+    -------
+    tuple of int or None
+        ``(lowest, highest)`` fitting df.
+
+    References
+    ----------
+    Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a meta-analysis.
+    Statistics in Medicine, 21(11), 1539-1558.
+
+    Examples
+    --------
+    >>> df_range("45%", "0.09")
+    (6, 6)
+    """
+    max_df = check_df("max_df", max_df)
+    fitting = [df for df in range(1, max_df + 1)
+               if i2_from_pval(q_pval, df, i2).verdict == "consistent"]
+    return (fitting[0], fitting[-1]) if fitting else None

@@ -472,7 +472,8 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
             f"{fmt_range(p_range, 2)} given rounding")
     if overlaps(p_range, p_box):
         return make_check("subgroup_difference", inputs, p_range, "consistent",
-                          f"{lead}, which matches the printed p = {printed_p.text}.", label)
+                          f"{lead}, which matches the printed p = {printed_p.text}.", label,
+                          domain=(0.0, 1.0))
     return make_check("subgroup_difference", inputs, p_range, "inconsistent",
                       f"{lead}, not the printed p = {printed_p.text}.", label)
 

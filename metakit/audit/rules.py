@@ -30,9 +30,11 @@ _CONDITION = re.compile(r"^(i2|p)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)$")
 
 
 def _normal_model(model_used: str) -> str:
+    """``fixed`` or ``random`` from a model's name; a remark in brackets is ignored
+    (``"fixed (IV)"``, ``"random (text)"``)."""
     if not isinstance(model_used, str):
         raise ValueError(f"model_used: expected 'fixed' or 'random', got {model_used!r}")
-    key = model_used.strip().lower()
+    key = model_used.split("(")[0].strip().lower()
     if key in _FIXED:
         return "fixed"
     if key in _RANDOM:
@@ -78,7 +80,7 @@ def _truth(op: str, threshold: float, low: float, high: float) -> bool | None:
     return True if high <= threshold else False if low > threshold else None
 
 
-def model_rule(i2: str | None, q_pval: str | None, model_used: str, rule: str, *,
+def model_rule(i2: str | None, q_pval: str | None, model_used: str | None, rule: str, *,
                label: str = "") -> Check:
     """Check that a stated model-choice rule agrees with the model a figure used.
 
@@ -86,8 +88,10 @@ def model_rule(i2: str | None, q_pval: str | None, model_used: str, rule: str, *
     (``"50%"`` is [49.5, 50.5]): true when it holds for every value in the interval, false when
     it holds for none, undecided otherwise; conditions combine with Kleene's three-valued
     ``and``/``or``. The check is ``inconsistent`` only when the rule surely picks the other
-    model, ``consistent`` when it surely picks the model used or rounding leaves it undecided,
-    and ``not_checkable`` when a missing number leaves it undecided.
+    model, ``consistent`` when it surely picks the model used, and ``not_checkable`` when a
+    missing number or rounding leaves it undecided (it could not have failed) or when the paper
+    names no model for the analysis. It is a ``rule`` check (:attr:`Check.kind`): its failure
+    means the analysis deviates from the paper's own method, not that a number is wrong.
 
     Parameters
     ----------
@@ -95,9 +99,10 @@ def model_rule(i2: str | None, q_pval: str | None, model_used: str, rule: str, *
         I² as printed, in percent.
     q_pval : str or None
         The heterogeneity p-value as printed.
-    model_used : str
+    model_used : str or None
         The model the figure used: ``"fixed"`` (also ``"common"``, ``"FE"``, ``"IV"``, ``"MH"``)
-        or ``"random"`` (also ``"RE"``, ``"DL"``, ``"REML"``).
+        or ``"random"`` (also ``"RE"``, ``"DL"``, ``"REML"``); a remark in brackets is ignored.
+        ``None`` or empty when the paper names no model for the analysis.
     rule : str
         The stated rule, e.g. ``"random if I2 > 50%"``, ``"random if I2 > 50% and p < 0.10"``,
         ``"random if p < 0.05"``, ``"fixed if I2 <= 50%"``; conditions on ``I2`` and ``p``
@@ -120,9 +125,13 @@ def model_rule(i2: str | None, q_pval: str | None, model_used: str, rule: str, *
     >>> model_rule("65%", "0.01", "fixed", "random if I2 > 50%").verdict
     'inconsistent'
     """
-    used = _normal_model(model_used)
     when, connective, conditions = _parse_rule(rule)
     inputs = {"i2": i2, "q_pval": q_pval, "model_used": model_used, "rule": rule}
+    if model_used is None or (isinstance(model_used, str) and not model_used.strip()):
+        return make_check("model_rule", inputs, None, "not_checkable",
+                          f"Not checkable: the paper names no model for this analysis, so the "
+                          f"rule '{rule}' cannot be held against one.", label, kind="rule")
+    used = _normal_model(model_used)
     printed = {"i2": parse_optional("i2", i2), "p": parse_optional("q_pval", q_pval)}
     truths: list[bool | None] = []
     missing = False
@@ -144,16 +153,17 @@ def model_rule(i2: str | None, q_pval: str | None, model_used: str, rule: str, *
     if result is None and missing:
         return make_check("model_rule", inputs, None, "not_checkable",
                           f"Not checkable: the rule '{rule}' needs a number that is not printed "
-                          f"({shown}).", label)
+                          f"({shown}).", label, kind="rule")
     if result is None:
-        return make_check("model_rule", inputs, None, "consistent",
-                          f"With {shown}, rounding leaves the rule '{rule}' undecided, so the "
-                          f"{_WORDS[used]} model used is allowed.", label)
+        return make_check("model_rule", inputs, None, "not_checkable",
+                          f"Not checkable: with {shown}, rounding leaves the rule '{rule}' "
+                          f"undecided, so the {_WORDS[used]} model used cannot break it.", label,
+                          kind="rule")
     predicted = when if result else other
     if predicted == used:
         return make_check("model_rule", inputs, None, "consistent",
                           f"With {shown}, the rule '{rule}' picks the {_WORDS[predicted]} model, "
-                          f"which is the model used.", label)
+                          f"which is the model used.", label, kind="rule")
     return make_check("model_rule", inputs, None, "inconsistent",
                       f"With {shown}, the rule '{rule}' picks the {_WORDS[predicted]} model, but "
-                      f"the {_WORDS[used]} model was used.", label)
+                      f"the {_WORDS[used]} model was used.", label, kind="rule")

@@ -76,13 +76,36 @@ def _published(row: Mapping[str, Any]) -> dict[str, Any]:
             "published_ci_high": text("ci_high"), "published_source": text("source")}
 
 
-def audit_verdict(checks: Iterable[Any]) -> str:
-    """``inconsistent`` if any check fails, ``consistent`` if at least one passes and none fail,
-    else ``not_reproducible`` (nothing could be checked)."""
-    verdicts = [c.verdict for c in checks]
-    if "inconsistent" in verdicts:
-        return "inconsistent"
-    return "consistent" if "consistent" in verdicts else "not_reproducible"
+def audit_verdict(checks: Iterable[Any]) -> tuple[str, str]:
+    """The verdict of a published result checked only by :mod:`metakit.audit`, and its assumption.
+
+    In order: ``inconsistent`` if an arithmetic check that rests on no assumption fails (firm);
+    else ``inconsistent`` with the assumptions named if a check that rests on one fails
+    (conditional); else ``deviates`` if a ``rule`` check fails (the numbers can be true but the
+    analysis breaks the paper's stated method); else ``consistent`` if at least one check passed
+    (checks that could not fail are ``not_checkable`` and do not count); else
+    ``not_reproducible``. The assumption is empty unless the verdict is a conditional
+    contradiction.
+    """
+    checks = list(checks)
+    failed = [c for c in checks if c.verdict == "inconsistent"]
+    arithmetic = [c for c in failed if getattr(c, "kind", "arithmetic") != "rule"]
+    if any(not getattr(c, "assumption", "") for c in arithmetic):
+        return "inconsistent", ""
+    if arithmetic:
+        return "inconsistent", "; ".join(dict.fromkeys(c.assumption for c in arithmetic))
+    if failed:
+        return "deviates", ""
+    if any(c.verdict == "consistent" for c in checks):
+        return "consistent", ""
+    return "not_reproducible", ""
+
+
+def failure_note(checks: Iterable[Any]) -> str:
+    """The explanations of the failed checks, contradictions before rule breaches."""
+    failed = [c for c in checks if c.verdict == "inconsistent"]
+    failed.sort(key=lambda c: getattr(c, "kind", "arithmetic") == "rule")
+    return "; ".join(f"{c.name}: {c.explanation}" for c in failed)
 
 
 @dataclass
@@ -102,19 +125,25 @@ class ResultsTable:
         self.rows.append({"review": self.review, **row})
 
     def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
-                **values: Any) -> str:
+                checks: Iterable[Any] = (), **values: Any) -> str:
         """Add a re-derived result beside its published row and return the verdict.
 
         ``values`` holds the results-table columns (``estimate``, ``ci_low``, ``ci_high``, and
         usually the output of :func:`fit_summary`). The verdict is ``reproduced`` when every
         printed value is matched at its printed precision, else ``discrepant`` (``note`` should
-        say why).
+        say why). ``checks`` are audit checks of the same row (e.g. the stated model rule): a
+        reproduced result whose analysis breaks the paper's stated method is ``deviates``, and
+        every failed check is added to the note.
         """
         pub = _published(published)
         outcome = verdict(values.get("estimate", math.nan), values.get("ci_low", math.nan),
                           values.get("ci_high", math.nan),
                           (pub["published_estimate"], pub["published_ci_low"],
                            pub["published_ci_high"]))
+        checks = list(checks)
+        if outcome == "reproduced" and audit_verdict(checks)[0] == "deviates":
+            outcome = "deviates"
+        note = "; ".join(part for part in (note, failure_note(checks)) if part)
         self.add(**pub, analysis=analysis, verdict=outcome, note=note, **values)
         return outcome
 
@@ -122,13 +151,14 @@ class ResultsTable:
                 note: str = "", **values: Any) -> str:
         """Add a published result checked only by :mod:`metakit.audit`; return the verdict.
 
-        The note lists each failed check's explanation (or ``note`` when given).
+        The verdict and assumption are :func:`audit_verdict`'s; the note lists each failed
+        check's explanation, then ``note``.
         """
         checks = list(checks)
-        outcome = audit_verdict(checks)
-        failed = "; ".join(c.explanation for c in checks if c.verdict == "inconsistent")
+        outcome, assumption = audit_verdict(checks)
+        note = "; ".join(part for part in (failure_note(checks), note) if part)
         self.add(**_published(published), analysis=analysis, verdict=outcome,
-                 note=note or failed, **values)
+                 assumption=assumption, note=note, **values)
         return outcome
 
     def missing(self, published: Mapping[str, Any], *, analysis: str, note: str) -> None:
