@@ -35,12 +35,23 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild unchanged reviews too")
     build.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
                        help="project folder with notebooks/, params/, data/ (default: .)")
+    docs = commands.add_parser(
+        "docs", help="rewrite the generated parts of README.md and CONTRACTS.md",
+        description="Rewrite README's table of where each review stands (from "
+                    "DIR/<review>/results.csv: run the build first) and the verdict vocabulary "
+                    "in README.md and CONTRACTS.md.")
+    docs.add_argument("--results", type=Path, default=Path("reports"), metavar="DIR",
+                      help="the build's output folder (default: reports)")
+    docs.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
+                      help="project folder with README.md, CONTRACTS.md and data/ (default: .)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "docs":
+        return _docs(args.root.resolve(), args.results)
     from metakit.publish.build import BuildError, ParamsError, Project, build
 
     if args.jobs < 1:
@@ -53,6 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _docs(root: Path, results: Path) -> int:
+    from metakit.publish.build import REVIEWS
+    from metakit.publish.docs import DocsError, update_docs
+
+    try:
+        changed = update_docs(root, REVIEWS, results if results.is_absolute() else root / results)
+    except DocsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("rewritten: " + ", ".join(p.name for p in changed) if changed else "up to date")
+    return 0
 
 
 if __name__ == "__main__":

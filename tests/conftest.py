@@ -96,3 +96,8 @@ def repo_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Out
     out = tmp_path_factory.mktemp("reports")
     outcomes = build(Project(REPO), out=out, jobs=2, with_code=True, echo=lambda line: None)
     return out, outcomes
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/<review>.csv from this run's results")

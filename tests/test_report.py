@@ -17,11 +17,12 @@ def _table() -> ResultsTable:
 
 def test_verdict_counts_in_fixed_order():
     counts = verdict_counts(_table())
-    assert list(counts.index) == ["reproduced", "discrepant", "consistent", "inconsistent",
-                                  "deviates", "not_reproducible", "new"]
+    assert list(counts.index) == ["reproduced", "discrepant", "consistent",
+                                  "inconsistent (firm)", "inconsistent (conditional)",
+                                  "deviates", "not reproducible", "new"]
     assert counts.to_dict() == {"reproduced": 1, "discrepant": 0, "consistent": 0,
-                                "inconsistent": 2, "deviates": 0, "not_reproducible": 0,
-                                "new": 0}
+                                "inconsistent (firm)": 2, "inconsistent (conditional)": 0,
+                                "deviates": 0, "not reproducible": 0, "new": 0}
 
 
 def test_verdict_table_escapes_and_colours():

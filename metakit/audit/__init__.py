@@ -43,7 +43,7 @@ Nuijten, M. B., et al. (2016). The prevalence of statistical reporting errors in
 from metakit.audit._core import SCALES, Check, FreemanTukey, Printed, Verdict
 from metakit.audit.counts import agree, parts_sum, percent_of_n
 from metakit.audit.estimates import ci_symmetry, p_from_ci, z_from_ci
-from metakit.audit.battery import battery, is_proportion, measure_scale
+from metakit.audit.battery import assumed_df, battery, is_proportion, measure_scale
 from metakit.audit.heterogeneity import df_range, i2_from_pval, i2_from_q, q_pval
 from metakit.audit.pooling import (
     row_weights,
@@ -59,6 +59,7 @@ __all__ = [
     "SCALES",
     "FreemanTukey",
     "agree",
+    "assumed_df",
     "battery",
     "Check",
     "Printed",

@@ -96,8 +96,19 @@ def _degrees_of_freedom(row: Mapping[str, object], label: str) -> tuple[int, str
     studies = parse_optional(f"{label}: k", k)
     if studies is None or studies.decimals not in (0, None) or studies.value < 2:
         return None
-    n = int(studies.value)
-    return n - 1, (f"df = k − 1 = {n - 1}, with k = {n} as printed (the paper prints no df; a "
+    return assumed_df(int(studies.value))
+
+
+def assumed_df(k: int) -> tuple[int, str]:
+    """``k - 1`` degrees of freedom for ``k`` printed studies, and that premise in words.
+
+    A paper that prints the number of studies but not the df of Q leaves open whether a study
+    entered the analysis more than once (two arms against one control, several time points), so
+    a check on ``k - 1`` df rests on an assumption the paper does not state.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+        raise ValueError(f"k: must be a whole number of studies >= 2, got {k!r}")
+    return k - 1, (f"df = k − 1 = {k - 1}, with k = {k} as printed (the paper prints no df; a "
                    f"study entered more than once would add rows)")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from metakit.publish.provenance import file_checksums, git_commit, package_versions
-from metakit.workbook.contract import VERDICTS
+from metakit.workbook.contract import TALLY, tally
 from metakit.workbook.results import ResultsTable
 
 VERDICT_COLOURS = {
@@ -34,9 +34,11 @@ def sources(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def verdict_counts(results: ResultsTable | pd.DataFrame) -> pd.Series:
-    """Number of results per verdict, in a fixed order."""
+    """Number of results per verdict (:func:`metakit.workbook.contract.tally`: contradictions
+    firm and conditional apart), in the order of :data:`~metakit.workbook.contract.TALLY`."""
     frame = results.frame() if isinstance(results, ResultsTable) else results
-    return frame["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
+    counts = tally(frame.to_dict("records"))
+    return pd.Series(counts.values(), index=list(TALLY.values()), name="results")
 
 
 def verdict_table(results: ResultsTable | pd.DataFrame,
