@@ -53,7 +53,7 @@ from metakit.audit.pooling import (
     weights_sum,
 )
 from metakit.audit.report import audit_styler, audit_table
-from metakit.audit.rules import model_rule
+from metakit.audit.rules import model_rule, rule_choice
 
 __all__ = [
     "SCALES",
@@ -78,6 +78,7 @@ __all__ = [
     "percent_of_n",
     "q_pval",
     "row_weights",
+    "rule_choice",
     "rows_pool_to_summary",
     "subgroup_difference",
     "subgroups_pool_to_overall",

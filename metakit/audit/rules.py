@@ -167,3 +167,42 @@ def model_rule(i2: str | None, q_pval: str | None, model_used: str | None, rule:
     return make_check("model_rule", inputs, None, "inconsistent",
                       f"With {shown}, the rule '{rule}' picks the {_WORDS[predicted]} model, but "
                       f"the {_WORDS[used]} model was used.", label, kind="rule")
+
+
+def rule_choice(rule: str, *, i2: float, q_pval: float) -> str:
+    """The model a stated rule picks for exactly known I² (percent) and heterogeneity p.
+
+    This is the authors' own model choice applied to a re-derived fit (e.g. "fixed-effect if
+    I² ≤ 50%, random-effects otherwise"), so a re-derivation uses the model the paper's rule
+    would have used; :func:`model_rule` is its counterpart for printed, rounded numbers.
+
+    Parameters
+    ----------
+    rule : str
+        The rule, in :func:`model_rule` syntax.
+    i2 : float
+        I² in percent.
+    q_pval : float
+        p-value of Cochran's Q.
+
+    Returns
+    -------
+    {"fixed", "random"}
+
+    References
+    ----------
+    Deeks, J. J., Higgins, J. P. T., & Altman, D. G. (2022). Analysing data and undertaking
+    meta-analyses. Cochrane Handbook for Systematic Reviews of Interventions, section 10.10.
+
+    Examples
+    --------
+    >>> rule_choice("random if I2 > 50%", i2=94.0, q_pval=1e-9)
+    'random'
+    """
+    when, connective, conditions = _parse_rule(rule)
+    values = {"i2": float(i2), "p": float(q_pval)}
+    truths = [bool(_truth(op, threshold, values[name], values[name]))
+              for name, op, threshold in conditions]
+    holds = all(truths) if connective == "and" else any(truths)
+    other = "fixed" if when == "random" else "random"
+    return when if holds else other

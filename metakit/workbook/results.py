@@ -110,23 +110,32 @@ def failure_note(checks: Iterable[Any]) -> str:
 
 @dataclass
 class ResultsTable:
-    """Rows of the results table of one review, in the order the notebook adds them."""
+    """Rows of the results table of one review, in the order they are added.
+
+    Each ``*_row`` method builds and validates one row without adding it (so a caller can order
+    rows before adding them); the method of the same name without ``_row`` adds it and returns
+    the verdict.
+    """
 
     review: str
     rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, **row: Any) -> None:
-        """Add one analysis; unknown column names or verdicts raise ``ValueError``."""
+    def row(self, **row: Any) -> dict[str, Any]:
+        """One validated row; unknown column names or verdicts raise ``ValueError``."""
         unknown = set(row) - set(COLUMNS)
         if unknown:
             raise ValueError(f"results row: unknown column(s) {sorted(unknown)}")
         check_verdict(row.get("verdict"), row.get("assumption", ""),
                       where=f"results row {row.get('analysis_id')!r}")
-        self.rows.append({"review": self.review, **row})
+        return {"review": self.review, **row}
 
-    def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
-                checks: Iterable[Any] = (), **values: Any) -> str:
-        """Add a re-derived result beside its published row and return the verdict.
+    def add(self, **row: Any) -> None:
+        """Add one analysis (see :meth:`row`)."""
+        self.rows.append(self.row(**row))
+
+    def compare_row(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
+                    checks: Iterable[Any] = (), **values: Any) -> dict[str, Any]:
+        """A re-derived result beside its published row.
 
         ``values`` holds the results-table columns (``estimate``, ``ci_low``, ``ci_high``, and
         usually the output of :func:`fit_summary`). The verdict is ``reproduced`` when every
@@ -144,12 +153,30 @@ class ResultsTable:
         if outcome == "reproduced" and audit_verdict(checks)[0] == "deviates":
             outcome = "deviates"
         note = "; ".join(part for part in (note, failure_note(checks)) if part)
-        self.add(**pub, analysis=analysis, verdict=outcome, note=note, **values)
-        return outcome
+        return self.row(**pub, analysis=analysis, verdict=outcome, note=note, **values)
 
-    def audited(self, published: Mapping[str, Any], checks: Iterable[Any], *, analysis: str,
-                note: str = "", **values: Any) -> str:
-        """Add a published result checked only by :mod:`metakit.audit`; return the verdict.
+    def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
+                checks: Iterable[Any] = (), **values: Any) -> str:
+        """Add :meth:`compare_row`'s row and return its verdict."""
+        self.rows.append(self.compare_row(published, analysis=analysis, note=note,
+                                          checks=checks, **values))
+        return self.rows[-1]["verdict"]
+
+    def compare_p_row(self, published: Mapping[str, Any], p: float, *, analysis: str,
+                      note: str = "", **values: Any) -> dict[str, Any]:
+        """A re-derived p-value (e.g. of a test of subgroup differences) beside the printed one
+        (``published["p_value"]``): ``reproduced`` when it rounds to it, else ``discrepant``."""
+        printed = published.get("p_value")
+        outcome = "reproduced" if rounds_to(p, printed) else "discrepant"
+        if outcome == "discrepant" and not note:
+            note = f"re-derived p = {p:.4f}, printed {printed}"
+        pub = {**_published(published), "published_estimate": printed}
+        return self.row(**pub, analysis=analysis, p_value=p, verdict=outcome, note=note,
+                        **values)
+
+    def audited_row(self, published: Mapping[str, Any], checks: Iterable[Any], *,
+                    analysis: str, note: str = "", **values: Any) -> dict[str, Any]:
+        """A published result checked only by :mod:`metakit.audit`.
 
         The verdict and assumption are :func:`audit_verdict`'s; the note lists each failed
         check's explanation, then ``note``.
@@ -157,14 +184,25 @@ class ResultsTable:
         checks = list(checks)
         outcome, assumption = audit_verdict(checks)
         note = "; ".join(part for part in (failure_note(checks), note) if part)
-        self.add(**_published(published), analysis=analysis, verdict=outcome,
-                 assumption=assumption, note=note, **values)
-        return outcome
+        return self.row(**_published(published), analysis=analysis, verdict=outcome,
+                        assumption=assumption, note=note, **values)
+
+    def audited(self, published: Mapping[str, Any], checks: Iterable[Any], *, analysis: str,
+                note: str = "", **values: Any) -> str:
+        """Add :meth:`audited_row`'s row and return its verdict."""
+        self.rows.append(self.audited_row(published, checks, analysis=analysis, note=note,
+                                          **values))
+        return self.rows[-1]["verdict"]
+
+    def missing_row(self, published: Mapping[str, Any], *, analysis: str,
+                    note: str) -> dict[str, Any]:
+        """A published result that can be neither re-derived nor checked."""
+        return self.row(**_published(published), analysis=analysis,
+                        verdict="not_reproducible", note=note)
 
     def missing(self, published: Mapping[str, Any], *, analysis: str, note: str) -> None:
-        """Add a published result that can be neither re-derived nor checked."""
-        self.add(**_published(published), analysis=analysis, verdict="not_reproducible",
-                 note=note)
+        """Add :meth:`missing_row`'s row."""
+        self.rows.append(self.missing_row(published, analysis=analysis, note=note))
 
     def extend(self, rows: Iterable[dict[str, Any]]) -> None:
         for row in rows:

@@ -1,0 +1,304 @@
+"""The kinds of analysis a dossier can ask for, each turning one ``analyses.yaml`` entry into fits
+and results-table rows.
+
+A kind is a function ``(context, analysis) -> Fitted`` registered with :func:`kind`; the runner
+(:mod:`metakit.workbook.runner`) looks it up by ``analysis.kind``. The core kinds:
+
+- ``pool``: a meta-analysis of data rows (effect sizes from printed CIs, 2×2 counts, means and
+  SDs, events of n, or printed summaries), with the authors' model (an ``rma`` method, ``MH``, or
+  ``rule``: the paper's stated rule picks fixed or random from the fit), subgroups, and the
+  published rows it answers (overall, per subgroup, test of subgroup differences);
+- ``count``: a count of data rows (or a sum of a column) against a printed count.
+
+Kinds that serve one family of papers live in their own modules and register themselves the same
+way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from metakit import audit
+from metakit.engine.effect_sizes import escalc
+from metakit.engine.mh import rma_mh
+from metakit.engine.models import rma
+from metakit.engine.proportions import metaprop
+from metakit.engine.subgroups import subgroup
+from metakit.workbook.dossier import Analysis, DossierError
+from metakit.workbook.results import fit_summary, rounds_to
+
+if TYPE_CHECKING:
+    from metakit.workbook.runner import Context
+
+PROPORTION_MEASURES = frozenset({"PFT", "PLO", "PR", "PAS"})
+_ARGUMENTS = {
+    "ci": ("estimate", "ci_low", "ci_high"),
+    "counts": ("ai", "bi", "ci", "di", "n1i", "n2i"),
+    "means": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "proportions": ("xi", "ni"),
+    "published": ("estimate", "ci_low", "ci_high"),
+}
+
+
+@dataclass
+class Fitted:
+    """What one analysis produced: its data rows, effect sizes, fits and results rows.
+
+    Attributes
+    ----------
+    analysis : Analysis
+        The dossier entry.
+    rows : DataFrame
+        The data rows it used, in order.
+    fit : object
+        The overall fit (``RMAResult``, ``MetapropResult`` or ``PooledTablesResult``).
+    groups : SubgroupResult or None
+        The subgroup fits, when the analysis has ``subgroups``.
+    results : list of dict
+        Results-table rows (published rows answered, or the analysis's own ``new`` row).
+    table : DataFrame or None
+        A table the kind shows besides the results rows (e.g. a sweep over an assumption).
+    figure : callable or None
+        Draws the kind's own figure, when it has one.
+    """
+
+    analysis: Analysis
+    rows: pd.DataFrame
+    fit: Any = None
+    groups: Any = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+    figure: Callable[[], Any] | None = None
+
+    @property
+    def null(self) -> float | None:
+        """The no-effect value on the model scale (``None`` for single-arm means and
+        proportions, which test no contrast)."""
+        effect = self.analysis.effect
+        if effect is None or "null" in self.analysis.options:
+            return self.analysis.options.get("null")
+        if effect.measure in PROPORTION_MEASURES or effect.measure == "GEN":
+            return None
+        return 0.0
+
+
+Kind = Callable[["Context", Analysis], Fitted]
+KINDS: dict[str, Kind] = {}
+
+
+def kind(name: str) -> Callable[[Kind], Kind]:
+    """Register a function as the analysis kind ``name``."""
+    def register(function: Kind) -> Kind:
+        KINDS[name] = function
+        return function
+    return register
+
+
+def _numbers(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
+    if column not in frame.columns:
+        raise DossierError(f"{where}: no column {column!r}")
+    values = pd.to_numeric(frame[column], errors="coerce")
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        raise DossierError(f"{where}: column {column!r} has no number in its row {row + 1} "
+                           f"({frame[column].iloc[row]!r})")
+    return values.to_numpy(float)
+
+
+def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The analysis's data rows and the escalc arguments they give (columns as float arrays)."""
+    effect = analysis.effect
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    if effect is None or analysis.data is None:
+        raise DossierError(f"{where}: a pooled analysis needs 'data' and 'effect'")
+    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
+    if rows.empty:
+        raise DossierError(f"{where}: no row of {analysis.data}.csv matches {analysis.where}")
+    arguments = {}
+    names = list(_ARGUMENTS[effect.source]) + [a for a in effect.columns
+                                               if a not in _ARGUMENTS[effect.source]]
+    for argument in names:
+        column = effect.columns.get(argument, argument)
+        if column in rows.columns:
+            arguments[argument] = _numbers(rows, column, where)
+    return rows, arguments
+
+
+def _labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+    if analysis.label not in rows.columns:
+        raise DossierError(f"analyses.yaml, {analysis.id}: no label column {analysis.label!r}")
+    return rows[analysis.label].astype(str).tolist()
+
+
+def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = None,
+                 test: str | None = None, rows: pd.DataFrame | None = None) -> Fitted:
+    """Fit a pooled analysis (optionally with another method or test, or on other rows)."""
+    spec, effect = analysis.model, analysis.effect
+    assert effect is not None
+    selected, arguments = effect_columns(context, analysis)
+    if rows is not None:
+        keep = selected.index.isin(rows.index)
+        selected = selected[keep]
+        arguments = {k: v[keep] for k, v in arguments.items()}
+    labels = _labels(selected, analysis)
+    level = context.level
+    method = method or spec.method
+    test = test or spec.test
+    groups = selected[analysis.subgroups].astype(str).tolist() if analysis.subgroups else None
+    if method == "MH":
+        options = {k: v for k, v in (("add", effect.add), ("drop00", effect.drop00))
+                   if v is not None}
+        fit = rma_mh(measure=effect.measure, level=level, slab=labels, **options,
+                     **arguments)
+        return Fitted(analysis, selected, fit)
+    if effect.source == "proportions":
+        xi, ni = arguments["xi"], arguments["ni"]
+        method = _rule_pick(context, method, lambda m: metaprop(
+            xi, ni, measure=effect.measure, method=m, test=test, level=level, slab=labels))
+        fit = metaprop(xi, ni, measure=effect.measure, method=method, test=test, level=level,
+                       slab=labels)
+        sub = None
+        if groups is not None:
+            es = escalc(effect.measure, xi=xi, ni=ni)
+            sub = subgroup(es["yi"], es["vi"], groups, method=method, test=test, level=level,
+                           measure=effect.measure, ni=ni, slab=labels)
+        return Fitted(analysis, selected, fit, sub)
+    options = {k: v for k, v in (("add", effect.add), ("to", effect.to),
+                                 ("drop00", effect.drop00)) if v is not None}
+    es = escalc(effect.measure, **arguments, **options, **_level(effect.source, level))
+    method = _rule_pick(context, method, lambda m: rma(es["yi"], es["vi"], method=m, level=level))
+    fit = rma(es["yi"], es["vi"], method=method, test=test, level=level, measure=effect.measure,
+              slab=labels)
+    sub = None
+    if groups is not None:
+        sub = subgroup(es["yi"], es["vi"], groups, method=method, test=test, level=level,
+                       measure=effect.measure, slab=labels)
+    return Fitted(analysis, selected, fit, sub)
+
+
+def _level(source: str, level: float) -> dict[str, float]:
+    """Effect sizes from printed CIs need the CIs' level."""
+    return {"level": level} if source in ("ci", "published") else {}
+
+
+def _rule_pick(context: Context, method: str, fit: Callable[[str], Any]) -> str:
+    """``rule``: the paper's stated rule picks the method from the fixed-effect fit's I² and p."""
+    if method != "rule":
+        return method
+    rule = context.dossier.meta.model_rule
+    if rule is None:
+        raise DossierError(f"{context.name}: model 'rule' needs a stated model rule in "
+                           f"review.yaml (rules.model)")
+    probe = fit("EE")
+    chosen = audit.rule_choice(rule, i2=probe.i2, q_pval=probe.q_pval)
+    return "EE" if chosen == "fixed" else context.random_method
+
+
+def _heterogeneity_note(fit: Any, row: Mapping[str, Any]) -> str:
+    """Re-derived I² and heterogeneity p beside the printed ones (information, not verdict)."""
+    parts = []
+    for column, value, name in (("i2", getattr(fit, "i2", math.nan), "I²"),
+                                ("q_pval", getattr(fit, "q_pval", math.nan),
+                                 "heterogeneity p")):
+        printed = row.get(column)
+        if isinstance(printed, str) and printed.strip() and np.isfinite(value):
+            shown = f"{value:.2f}%" if column == "i2" else f"{value:.4f}"
+            agrees = "" if rounds_to(value, printed) else " (differs)"
+            parts.append(f"{name} {shown} vs printed {printed}{agrees}")
+    return "; ".join(parts)
+
+
+def _fit_of(fitted: Fitted, fit: Any) -> Any:
+    """The model-scale fit inside a metaprop result."""
+    return getattr(fit, "fit", fit)
+
+
+def answer_rows(context: Context, fitted: Fitted) -> None:
+    """Results rows of every published row the analysis answers."""
+    analysis = fitted.analysis
+    for answer in analysis.answers:
+        targets = [(pid, fitted.fit) for pid in answer.overall]
+        for level_name, pids in answer.groups.items():
+            have = list(fitted.groups.groups) if fitted.groups is not None else []
+            if level_name not in have:
+                raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: no subgroup "
+                                   f"{level_name!r} (have {', '.join(have) or 'none'})")
+            targets += [(pid, fitted.groups.groups[level_name]) for pid in pids]
+        for pid, fit in targets:
+            row = context.published_row(pid)
+            values = fit_summary(_fit_of(fitted, fit), scale=answer.scale)
+            note = "; ".join(p for p in (_heterogeneity_note(fit, row),
+                                         analysis.remarks.get(pid, "")) if p)
+            fitted.results.append(context.results.compare_row(
+                row, analysis=analysis.title, note=note, checks=context.rule_checks(pid),
+                **values))
+        for pid in answer.between:
+            if fitted.groups is None:
+                raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: answers a test "
+                                   f"of subgroup differences ({pid}) but has no subgroups")
+            sub = fitted.groups
+            fitted.results.append(context.results.compare_p_row(
+                context.published_row(pid), sub.q_between_pval,
+                analysis=f"{analysis.title}: Q between subgroup summaries",
+                note=analysis.remarks.get(pid, ""), q=sub.q_between, q_df=sub.q_between_df,
+                q_pval=sub.q_between_pval))
+
+
+def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
+            subgroup_name: str = "", note: str = "", scale: float = 1.0) -> dict[str, Any]:
+    """The results row of an analysis the paper did not report."""
+    analysis = fitted.analysis
+    measure = analysis.effect.measure if analysis.effect else None
+    return context.results.row(
+        analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
+        measure=measure, subgroup=subgroup_name, analysis=analysis.title, verdict="new",
+        note=note, **fit_summary(_fit_of(fitted, fit), scale=scale))
+
+
+@kind("pool")
+def pool(context: Context, analysis: Analysis) -> Fitted:
+    """A meta-analysis of data rows (see the module docstring)."""
+    fitted = fit_analysis(context, analysis)
+    if analysis.answers:
+        answer_rows(context, fitted)
+    else:
+        scale = 100.0 if _is_share(analysis) and context.dossier.meta.options.percent else 1.0
+        fitted.results.append(new_row(context, fitted, fitted.fit, note=analysis.note,
+                                      scale=scale))
+        if fitted.groups is not None:
+            for level_name, fit in fitted.groups.groups.items():
+                fitted.results.append(new_row(context, fitted, fit, suffix=f"_{slug(level_name)}",
+                                              subgroup_name=level_name, scale=scale))
+    return fitted
+
+
+def _is_share(analysis: Analysis) -> bool:
+    return analysis.effect is not None and analysis.effect.measure in PROPORTION_MEASURES
+
+
+def slug(text: str) -> str:
+    """A label as an id fragment: lower case, non-alphanumerics as underscores."""
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+
+
+@kind("count")
+def count(context: Context, analysis: Analysis) -> Fitted:
+    """Rows of a data table that match ``where`` (or the sum of ``options.sum``), against each
+    printed count the analysis answers."""
+    if analysis.data is None:
+        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: 'count' needs 'data'")
+    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
+    column = analysis.options.get("sum")
+    value = float(_numbers(rows, column, analysis.id).sum()) if column else float(len(rows))
+    fitted = Fitted(analysis, rows)
+    for pid in (i for answer in analysis.answers for i in answer.overall):
+        fitted.results.append(context.results.compare_row(
+            context.published_row(pid), analysis=analysis.title, estimate=value,
+            k=len(rows), note=analysis.remarks.get(pid, "")))
+    return fitted

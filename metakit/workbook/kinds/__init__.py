@@ -1,0 +1,6 @@
+"""Analysis kinds and forensic checks that serve families of papers beyond the core ``pool`` and
+``count`` (:mod:`metakit.workbook.analyses`). Each module registers its kinds with
+:func:`metakit.workbook.analyses.kind` and its checks with
+:func:`metakit.workbook.crosschecks.check`; importing this package registers them all."""
+
+from metakit.workbook.kinds import summary_level  # noqa: F401
