@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild unchanged reviews too")
     build.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
                        help="project folder with notebooks/, params/, data/ (default: .)")
+    new = commands.add_parser(
+        "new", help="scaffold a new review: its dossier, a notebook and a parameter file",
+        description="Write data/REVIEW/ (review.yaml, published.csv, analyses.yaml, "
+                    "checks.yaml, README.md), notebooks/REVIEW.ipynb and params/REVIEW.yaml.")
+    new.add_argument("review", metavar="REVIEW", help="the review id (lower case, e.g. bcg)")
+    new.add_argument("--title", help="the review's title")
+    new.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
+                     help="project folder (default: .)")
     docs = commands.add_parser(
         "docs", help="rewrite the generated parts of README.md and CONTRACTS.md",
         description="Rewrite README's table of where each review stands (from "
@@ -52,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "docs":
         return _docs(args.root.resolve(), args.results)
+    if args.command == "new":
+        return _new(args.root.resolve(), args.review, args.title)
     from metakit.publish.build import BuildError, ParamsError, Project, build
 
     if args.jobs < 1:
@@ -66,12 +76,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
+def _new(root: Path, review: str, title: str | None) -> int:
+    from metakit.publish.scaffold import ScaffoldError, new_review
+
+    try:
+        written = new_review(root, review, title)
+    except ScaffoldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
 def _docs(root: Path, results: Path) -> int:
-    from metakit.publish.build import REVIEWS
+    from metakit.publish.build import discover_reviews
     from metakit.publish.docs import DocsError, update_docs
 
     try:
-        changed = update_docs(root, REVIEWS, results if results.is_absolute() else root / results)
+        changed = update_docs(root, discover_reviews(root),
+                              results if results.is_absolute() else root / results)
     except DocsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

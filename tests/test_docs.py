@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from metakit.publish.build import REVIEWS
+from metakit.publish.build import discover_reviews
 from metakit.publish.docs import DocsError, generated, replace_block, verdict_list
 from metakit.workbook.contract import VERDICTS
 
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_readme_status_and_verdicts_are_up_to_date(repo_build):
     out, _ = repo_build
-    for path, text in generated(REPO, REVIEWS, out).items():
+    for path, text in generated(REPO, discover_reviews(REPO), out).items():
         assert path.read_text(encoding="utf-8") == text, (
             f"{path.name} is stale: build, then run `python -m metakit docs`")
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from golden_results import differences, golden_frame, read_golden, write_golden
-from metakit.publish.build import REVIEWS
+from metakit.publish.build import discover_reviews
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("review", REVIEWS)
+@pytest.mark.parametrize("review", discover_reviews(REPO_ROOT))
 def test_results_equal_the_golden_file(repo_build, review, request):
     out, _ = repo_build
     results = pd.read_csv(out / review / "results.csv", dtype=str, keep_default_na=False)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO, write_notebook
 from metakit.__main__ import main
-from metakit.publish.build import REVIEWS
+from metakit.publish.build import discover_reviews
 from metakit.publish.params import ParamsError, load_params, notebook_parameters
 
 
@@ -113,7 +113,7 @@ def test_notebook_missing_required_parameter(tmp_path):
 
 
 def test_repository_params_files_match_their_notebooks():
-    for review in REVIEWS:
+    for review in discover_reviews(REPO):
         declared = notebook_parameters(REPO / "notebooks" / f"{review}.ipynb", REPO)
         assert declared["review"] == review
         load_params(REPO / "params" / f"{review}.yaml", declared, review, REPO)

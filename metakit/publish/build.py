@@ -68,8 +68,10 @@ from metakit.publish.params import ParamsError, load_params, notebook_parameters
 from metakit.publish.report_html import render_report, report_names, title_of
 from metakit.workbook.contract import COLUMNS, check_verdict, tally
 
-REVIEWS: tuple[str, ...] = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
-"""Review ids, in the order the index lists them."""
+def discover_reviews(root: Path) -> tuple[str, ...]:
+    """The reviews of a project: one per ``notebooks/<review>.ipynb``, in name order."""
+    return tuple(sorted(p.stem for p in (root / "notebooks").glob("*.ipynb")
+                        if not p.name.startswith(".")))
 
 KERNEL = "python3"
 """Kernel name passed to papermill. Jupyter resolves its ``python`` to the running interpreter,
@@ -102,12 +104,16 @@ class Project:
     ----------
     root : Path
         Project root with ``notebooks/``, ``params/`` and ``data/``.
-    reviews : tuple of str
-        Known review ids.
+    reviews : tuple of str, optional
+        Known review ids; by default those with a notebook (:func:`discover_reviews`).
     """
 
     root: Path
-    reviews: tuple[str, ...] = REVIEWS
+    reviews: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.reviews:
+            object.__setattr__(self, "reviews", discover_reviews(self.root))
 
     def notebook(self, review: str) -> Path:
         return self.root / "notebooks" / f"{review}.ipynb"
@@ -490,5 +496,5 @@ def summary(outcomes: Sequence[Outcome], seconds: float, index: Path) -> str:
     return f"{len(outcomes)} review(s): {parts} in {seconds:.1f} s; index: {index}"
 
 
-__all__ = ["REVIEWS", "BuildError", "Job", "Outcome", "ParamsError", "Project", "build",
+__all__ = ["discover_reviews", "BuildError", "Job", "Outcome", "ParamsError", "Project", "build",
            "index_html", "plan", "render_report", "run_job", "summary", "verdict_counts"]

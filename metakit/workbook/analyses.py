@@ -17,6 +17,7 @@ way.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -283,8 +284,12 @@ def _is_share(analysis: Analysis) -> bool:
 
 
 def slug(text: str) -> str:
-    """A label as an id fragment: lower case, non-alphanumerics as underscores."""
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
+    """A label as an id fragment (``"MSC/scaffolds"`` -> ``msc_scaffolds``, ``">= 40"`` ->
+    ``ge_40``)."""
+    for sign, word in ((">=", " ge "), ("<=", " le "), ("≥", " ge "), ("≤", " le "),
+                       (">", " gt "), ("<", " lt "), ("+", " plus ")):
+        text = text.replace(sign, word)
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
 
 
 @kind("count")
