@@ -46,6 +46,7 @@ _EXPORTS = {
     "influence": "metakit.engine.sensitivity",
     "baujat": "metakit.engine.sensitivity",
     "exclude": "metakit.engine.sensitivity",
+    "permutest": "metakit.engine.permutation",
     "load_review": "metakit.workbook.data",
 }
 _SUBMODULES = {
