@@ -1,4 +1,5 @@
-"""Access to the metafor reference values (tests/fixtures/metafor_reference.json)."""
+"""Access to the metafor reference values (tests/fixtures/metafor_reference.json and
+parity_reference.json)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 FIXTURE = Path(__file__).parent / "fixtures" / "metafor_reference.json"
+PARITY = Path(__file__).parent / "fixtures" / "parity_reference.json"
 RTOL = 1e-6
 RTOL_ITERATIVE = 1e-4
 
@@ -17,6 +19,12 @@ RTOL_ITERATIVE = 1e-4
 @lru_cache(maxsize=1)
 def reference() -> dict[str, Any]:
     return json.loads(FIXTURE.read_text())
+
+
+@lru_cache(maxsize=1)
+def parity() -> dict[str, Any]:
+    """Values written by tests/fixtures/make_parity_fixtures.R."""
+    return json.loads(PARITY.read_text())
 
 
 def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = 1e-10) -> None:
