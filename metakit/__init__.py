@@ -47,6 +47,7 @@ _EXPORTS = {
     "baujat": "metakit.engine.sensitivity",
     "exclude": "metakit.engine.sensitivity",
     "permutest": "metakit.engine.permutation",
+    "DataWarning": "metakit.engine._validation",
     "load_review": "metakit.workbook.data",
 }
 _SUBMODULES = {

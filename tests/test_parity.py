@@ -329,6 +329,22 @@ def test_regtest_rma_matches_metafor(key):
         assert np.isnan(r.estimate)
 
 
+@pytest.mark.parametrize("key", sorted(REF["bias_weights"]))
+def test_trimfill_and_baujat_keep_the_weights(key):
+    kind, method = key.split("|")
+    kwargs = dict(weights=BCG["ni"]) if kind == "weights" else dict(weighted=False)
+    fit = _bcg_fit(method=method, **kwargs)
+    e = REF["bias_weights"][key]
+    tf = mk.trimfill(fit)
+    assert (tf.k0, tf.side) == (e["k0"], e["side"])
+    close(tf.estimate, e["beta"], rtol=RTOL_ITERATIVE)
+    close(tf.se, e["se"], rtol=RTOL_ITERATIVE)
+    close(tf.tau2, e["tau2"], rtol=RTOL_ITERATIVE)
+    bj = mk.baujat(fit)
+    close(bj["x"], e["baujat_x"], rtol=RTOL_ITERATIVE)
+    close(bj["y"], e["baujat_y"], rtol=RTOL_ITERATIVE)
+
+
 def test_regtest_rejects_unknown_model():
     with pytest.raises(ValueError, match="model: unknown value 'glm'"):
         mk.regtest(_bcg_fit(), model="glm")
@@ -416,11 +432,11 @@ def test_new_escalc_measures_match_metafor(key):
 
 
 def test_undefined_effect_sizes_warn_naming_the_study():
-    with pytest.warns(mk.engine._validation.DataWarning, match=r"OR is undefined at study 'B'"):
+    with pytest.warns(mk.DataWarning, match=r"OR is undefined at study 'B'"):
         out = mk.escalc("OR", ai=[3, 0], bi=[7, 10], ci=[1, 2], di=[9, 8], to="none",
                         slab=["A", "B"])
     assert np.isnan(out["yi"][1]) and np.isfinite(out["yi"][0])
-    with pytest.warns(mk.engine._validation.DataWarning, match="PLO is undefined at study index 0"):
+    with pytest.warns(mk.DataWarning, match="PLO is undefined at study index 0"):
         mk.escalc("PLO", xi=[0, 4], ni=[10, 10], to="none")
 
 

@@ -139,7 +139,7 @@ def check_level(level: Any) -> float:
             or not 0 < level < 100:
         raise ValueError(f"level: must be a percentage between 0 and 100 (or a proportion "
                          f"below 1), got {_short(level)}")
-    return float(level) * 100 if level < 1 else float(level)
+    return round(float(level) * 100, 10) if level < 1 else float(level)
 
 
 MAX_MAGNITUDE = 1e50

@@ -61,7 +61,6 @@ class RMAResult:
     h2: float
     qm: float
     qm_pval: float
-    r2: float
     converged: bool
     solver: str
     ni: NDArray[np.float64] | None = None
@@ -133,6 +132,21 @@ class RMAResult:
         """H² at the bounds of :attr:`tau2_ci`."""
         s2 = self._typical_variance
         return tuple(t / s2 + 1 for t in self.tau2_ci)
+
+    @cached_property
+    def r2(self) -> float:
+        """Pseudo-R² in percent (meta-regression; NaN otherwise), computed when first asked:
+        the share of the intercept-only model's τ² (same method) that the moderators account
+        for (Raudenbush, 2009), or for equal-effects models the adjusted R² of the weighted
+        regression, as metafor."""
+        if not self.is_regression:
+            return np.nan
+        if self.is_fixed:
+            return _weighted_adjusted_r2(self.yi, self.X, self.beta, self.model_weights())
+        tau2_re = estimate_tau2(self.method, self.yi, self.vi, np.ones((self.k, 1))).tau2
+        if tau2_re <= np.finfo(float).eps:
+            return 0.0
+        return max(0.0, 100 * (tau2_re - self.tau2) / tau2_re)
 
     # ------------------------------------------------------------------- coefficients
     def _crit(self) -> float:
@@ -235,8 +249,13 @@ class RMAResult:
 
     @property
     def model_label(self) -> str:
-        """Short description, e.g. ``"RE (REML), Hartung-Knapp"``."""
-        label = "EE" if self.is_fixed else f"RE ({self.method})"
+        """Short description, e.g. ``"RE (REML), Hartung-Knapp"`` (plus ``τ² fixed``,
+        ``user weights`` or ``unweighted`` where they apply)."""
+        label = "EE" if self.is_fixed else f"RE ({self.method}{', τ² fixed' * self.tau2_fixed})"
+        if self.custom_weights is not None:
+            label += ", user weights"
+        elif not self.weighted:
+            label += ", unweighted"
         return label + (", Hartung-Knapp" if self.test == "knha" else "")
 
     def __str__(self) -> str:
@@ -285,7 +304,8 @@ def _design(mods: ArrayLike | pd.DataFrame | None, k: int,
     if isinstance(mods, pd.DataFrame):
         frame = mods.reset_index(drop=True)
     else:
-        array = np.asarray(mods, dtype=object if _has_text(mods) else float)
+        numeric = isinstance(mods, np.ndarray) and mods.dtype.kind in "biuf"
+        array = np.asarray(mods, dtype=float if numeric or not _has_text(mods) else object)
         if array.ndim == 1:
             array = array.reshape(-1, 1)
         if array.ndim != 2:
@@ -294,15 +314,18 @@ def _design(mods: ArrayLike | pd.DataFrame | None, k: int,
             f"mod{j + 1}" for j in range(array.shape[1])]
         if len(names) != array.shape[1]:
             raise ValueError(f"mod_names: {len(names)} names for {array.shape[1]} moderators")
-        frame = pd.DataFrame(array, columns=names)
+        frame = array if array.dtype == float else pd.DataFrame(array, columns=names)
     if frame.shape[0] != k:
         raise ValueError(f"mods: {frame.shape[0]} rows for {k} studies")
-    columns, names = [], []
-    for j, name in enumerate(frame.columns):
-        for suffix, column in _expand(str(name), frame.iloc[:, j]):
-            columns.append(column)
-            names.append(str(name) + suffix)
-    matrix = v.as_float_array("mods", np.column_stack(columns), ndim=2)
+    if isinstance(frame, np.ndarray):
+        matrix = v.as_float_array("mods", frame, ndim=2)
+    else:
+        columns, names = [], []
+        for j, name in enumerate(frame.columns):
+            for suffix, column in _expand(str(name), frame.iloc[:, j]):
+                columns.append(column)
+                names.append(str(name) + suffix)
+        matrix = v.as_float_array("mods", np.column_stack(columns), ndim=2)
     X = np.column_stack([np.ones(k), matrix])
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise ValueError("mods: the moderators are collinear (or constant) in these studies")
@@ -463,7 +486,7 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
         h2 = tau2 / typical + 1 if q_df > 0 else 1.0
         tau2_se = np.nan if fixed_tau2 else _tau2_se(method, tau2, y, var, X)
 
-    qm = qm_pval = r2 = np.nan
+    qm = qm_pval = np.nan
     if p > 1:
         b = beta[1:]
         qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
@@ -472,18 +495,12 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
             qm_pval = float(stats.f.sf(qm, p - 1, k - p))
         else:
             qm_pval = float(stats.chi2.sf(qm, p - 1))
-        if method in FIXED_METHODS:
-            r2 = _weighted_adjusted_r2(y, X, beta, a)
-        else:
-            tau2_re = estimate_tau2(method, y, var, np.ones((k, 1))).tau2
-            r2 = (0.0 if tau2_re <= np.finfo(float).eps
-                  else max(0.0, 100 * (tau2_re - tau2) / tau2_re))
 
     return RMAResult(
         yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
         slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
         tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval,
-        r2=r2, converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
+        converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
         weights=100 * a / a.sum(), custom_weights=user_weights, weighted=bool(weighted),
         tau2_fixed=fixed_tau2)
 
