@@ -32,3 +32,10 @@ def close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = 1e-10) -
     expected_arr = np.array(expected if expected is not None else np.nan, dtype=float)
     np.testing.assert_allclose(np.asarray(actual, dtype=float), expected_arr, rtol=rtol,
                                atol=atol, equal_nan=True)
+
+
+def close_fields(actual: Any, expected: dict[str, Any], names: dict[str, str], **tol: float) -> None:
+    """``close`` for each attribute (or column) of ``actual`` against its fixture key."""
+    for ours, theirs in names.items():
+        value = actual[ours] if hasattr(actual, "columns") else getattr(actual, ours)
+        close(value, expected[theirs], **tol)

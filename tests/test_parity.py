@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import metakit as mk
-from metafor_reference import RTOL_ITERATIVE, close, parity
+from metafor_reference import RTOL_ITERATIVE, close, close_fields, parity
 
 REF = parity()
 DATA = REF["datasets"]
@@ -70,10 +70,8 @@ def test_weights_and_unweighted_match_metafor(key):
 def test_influence_with_weights_matches_metafor(key):
     inf = mk.influence(_weights_case(key))
     expected = REF["influence_weights"][key]
-    for ours, theirs in [("rstudent", "rstudent"), ("dffits", "dffits"), ("cook_d", "cook_d"),
-                         ("cov_r", "cov_r"), ("tau2_del", "tau2_del"), ("q_del", "q_del"),
-                         ("hat", "hat"), ("weight", "weight")]:
-        close(inf[ours], expected[theirs], rtol=RTOL_ITERATIVE, atol=1e-8)
+    names = ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "q_del", "hat", "weight")
+    close_fields(inf, expected, {n: n for n in names}, rtol=RTOL_ITERATIVE, atol=1e-8)
     dfbs = [c for c in inf.columns if c.startswith("dfbs_")]
     for column, values in zip(dfbs, expected["dfbs"].values()):
         close(inf[column], values, rtol=RTOL_ITERATIVE, atol=1e-8)
@@ -197,15 +195,9 @@ def test_permutest_refuses_huge_exact_tests():
 def test_mh_tests_match_metafor(key):
     _, dataset, correct = key.split("|")
     res = mk.rma_mh(**TABLES[dataset], correct=correct == "TRUE")
-    e = REF["mh"][key]
-    close(res.cmh, e["MH"])
-    close(res.cmh_pval, e["MHp"])
-    close(res.cochran, e["CO"])
-    close(res.cochran_pval, e["COp"])
-    close(res.breslow_day, e["BD"])
-    close(res.breslow_day_pval, e["BDp"])
-    close(res.tarone, e["TA"])
-    close(res.tarone_pval, e["TAp"])
+    close_fields(res, REF["mh"][key], {
+        "cmh": "MH", "cmh_pval": "MHp", "cochran": "CO", "cochran_pval": "COp",
+        "breslow_day": "BD", "breslow_day_pval": "BDp", "tarone": "TA", "tarone_pval": "TAp"})
 
 
 def test_cmh_agrees_with_statsmodels_and_tests_are_nan_for_rr():
@@ -233,10 +225,9 @@ def test_leave1out_cumul_rstudent_of_mh_and_peto_fits(key):
     res = _pooled(measure, dataset)
     e = REF["mh"][key]
     l1 = mk.leave1out(res)
-    for ours, theirs in [("estimate", "estimate"), ("se", "se"), ("pval", "pval"),
-                         ("ci_low", "ci_lb"), ("ci_high", "ci_ub"), ("q", "Q"),
-                         ("q_pval", "Qp"), ("i2", "I2"), ("h2", "H2")]:
-        close(l1[ours], e["leave1out"][theirs], atol=1e-8)
+    close_fields(l1, e["leave1out"], {
+        "estimate": "estimate", "se": "se", "pval": "pval", "ci_low": "ci_lb",
+        "ci_high": "ci_ub", "q": "Q", "q_pval": "Qp", "i2": "I2", "h2": "H2"}, atol=1e-8)
     assert (l1["tau2"] == 0).all()
     cu = mk.cumul(res)
     # where metafor's pooled estimate is NA (no events yet) it still prints Q = 0; metakit
@@ -258,14 +249,10 @@ def test_leave1out_cumul_rstudent_of_mh_and_peto_fits(key):
 def test_revman_random_mh_matches_the_published_algorithm(key):
     measure, dataset = key.split("_")
     res = mk.rma_mh(**TABLES[dataset], measure=measure, random=True)
-    e = REF["mh_random"][key]
     assert res.method == "MH-DL" and res.random
-    close(res.tau2, e["tau2"])
-    close(res.q, e["QE_metafor"])
-    close(res.estimate, e["beta"])
-    close(res.se, e["se"])
-    close(res.ci_low, e["ci_lb"])
-    close(res.pval, e["pval"])
+    close_fields(res, REF["mh_random"][key], {
+        "tau2": "tau2", "q": "QE_metafor", "estimate": "beta", "se": "se", "ci_low": "ci_lb",
+        "pval": "pval"})
     fixed = mk.rma_mh(**TABLES[dataset], measure=measure)
     assert res.q == fixed.q and res.tau2 >= 0
 
