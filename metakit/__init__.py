@@ -46,6 +46,8 @@ _EXPORTS = {
     "influence": "metakit.engine.sensitivity",
     "baujat": "metakit.engine.sensitivity",
     "exclude": "metakit.engine.sensitivity",
+    "permutest": "metakit.engine.permutation",
+    "DataWarning": "metakit.engine._validation",
     "load_review": "metakit.workbook.data",
 }
 _SUBMODULES = {

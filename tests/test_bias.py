@@ -302,7 +302,9 @@ def test_fsn_matches_metafor(name):
 
 def test_fsn_accepts_a_fitted_model():
     data = INPUTS["bcg_RR"]
-    assert fsn(_fit("bcg_RR", "REML")).fsnum == fsn(data["yi"], data["vi"]).fsnum
+    fit = _fit("bcg_RR", "REML")
+    assert fsn(fit, type="Rosenthal").fsnum == fsn(data["yi"], data["vi"]).fsnum
+    assert fsn(fit).type == "General"  # as metafor 4 for a model, not Rosenthal silently
     # unweighted Orwin needs no variances
     assert fsn(data["yi"], type="Orwin", target=0.05).fsnum == REF["bias"]["bcg_RR|fsn"]["orwin"]
 

@@ -13,6 +13,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 
+class DataWarning(UserWarning):
+    """A result is undefined for some studies (set to NaN), and the warning says which and why."""
+
+
 def _where(index: int, labels: Sequence[str] | None) -> str:
     return f"study {labels[index]!r}" if labels is not None else f"study index {index}"
 
@@ -25,7 +29,8 @@ def as_float_array(name: str, values: ArrayLike, *, labels: Sequence[str] | None
     try:
         array = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: values must be numbers, got {values!r}") from None
+        raise ValueError(f"{name}: values must be numbers, got {_first_non_number(values)}"
+                         ) from None
     if array.ndim == 0 and ndim == 1:
         array = array.reshape(1)
     if array.ndim != ndim:
@@ -38,6 +43,18 @@ def as_float_array(name: str, values: ArrayLike, *, labels: Sequence[str] | None
             where = _where(int(bad[0]), labels) if ndim == 1 else f"position {int(bad[0])}"
             raise ValueError(f"{name}: missing or infinite value at {where}")
     return array
+
+
+def _first_non_number(values: Any) -> str:
+    """Where ``values`` first holds something that is not a number, and what (short)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        return _short(values)
+    for i, value in enumerate(np.ravel(np.asarray(values, dtype=object))):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return f"{_short(value)} at position {i}"
+    return _short(values)
 
 
 def same_length(labels: Sequence[str] | None = None, **arrays: NDArray[Any]) -> int:
@@ -93,11 +110,67 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
-def check_level(level: float) -> float:
-    """Confidence level in percent, strictly between 0 and 100."""
-    if not isinstance(level, (int, float)) or not 0 < level < 100:
-        raise ValueError(f"level: must be a percentage between 0 and 100, got {level!r}")
-    return float(level)
+def check_number(name: str, value: Any, *, minimum: float | None = None,
+                 strict: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite real number (not a bool or text).
+
+    ``minimum`` (with ``strict`` for ``>``) bounds it from below.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise ValueError(f"{name}: must be a number, got {_short(value)}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name}: must be a finite number, got {number!r}")
+    if minimum is not None and (number <= minimum if strict else number < minimum):
+        bound = ">" if strict else ">="
+        raise ValueError(f"{name}: must be {bound} {minimum:g}, got {number:g}")
+    return number
+
+
+def check_level(level: Any) -> float:
+    """Confidence level in percent (metafor's reading of ``level``).
+
+    A level in (0, 1) is read as a proportion (``0.95`` is 95%), as metafor does; a level in
+    [1, 100) is a percentage. Booleans, text, NaN and values outside (0, 100) are rejected.
+    """
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.integer,
+                                                                      np.floating)) \
+            or not 0 < level < 100:
+        raise ValueError(f"level: must be a percentage between 0 and 100 (or a proportion "
+                         f"below 1), got {_short(level)}")
+    return round(float(level) * 100, 10) if level < 1 else float(level)
+
+
+MAX_MAGNITUDE = 1e50
+"""Largest ``|yi|`` and ``vi`` (and ``1/vi``) accepted: beyond it squares and weighted sums of
+the estimating equations overflow double precision, so such data are rejected up front."""
+
+
+def check_magnitude(name: str, array: NDArray[np.float64], *,
+                    labels: Sequence[str] | None = None, reciprocal: bool = False) -> None:
+    """Reject values whose magnitude (or, with ``reciprocal``, inverse) exceeds
+    :data:`MAX_MAGNITUDE`: a unit error (e.g. variances in the wrong scale), not data."""
+    size = np.abs(array)
+    bad = np.flatnonzero((size > MAX_MAGNITUDE) | (reciprocal & (size < 1 / MAX_MAGNITUDE)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name}: {array[i]:.3g} at {_where(i, labels)} is outside the range "
+                         f"metakit can fit (magnitudes from {1 / MAX_MAGNITUDE:g} to "
+                         f"{MAX_MAGNITUDE:g}); check the units of the data")
+
+
+def keyword_only(func: str, args: tuple[Any, ...], names: str) -> None:
+    """Reject positional arguments of a function whose data must be named (``names``)."""
+    if args:
+        raise ValueError(f"{func}: pass the counts by name ({names}); {len(args)} positional "
+                         "argument(s) given, and metakit does not guess their order")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, truncated so that a message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def labels_or_none(slab: Sequence[Any] | None, k: int) -> list[str] | None:

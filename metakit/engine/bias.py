@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from metakit.engine import _validation as v
+from metakit.engine.mh import PooledTablesResult
 from metakit.engine.models import RMAResult, rma
 
 __all__ = [
@@ -61,15 +62,18 @@ _LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")
 
 # ---------------------------------------------------------------------------- helpers
 def check_result(func: str, result: Any, *, intercept_only: bool = False,
-                 min_k: int = 1) -> RMAResult:
-    """Check that ``result`` is a fitted :class:`RMAResult` fit for ``func``.
+                 min_k: int = 1, tables: bool = False) -> Any:
+    """Check that ``result`` is a fitted :class:`RMAResult` fit for ``func`` (or, with
+    ``tables``, a Mantel-Haenszel or Peto fit, :class:`PooledTablesResult`).
 
     Raises ``ValueError`` naming ``func`` and the argument (the project convention).
     """
-    if not isinstance(result, RMAResult):
+    kinds: tuple[type, ...] = (RMAResult, PooledTablesResult) if tables else (RMAResult,)
+    if not isinstance(result, kinds):
         # ValueError, not TypeError: the project's contract for every input check
-        raise ValueError(f"{func}: result must be a fitted model from metakit.rma "  # noqa: TRY004
-                         f"(RMAResult), got {type(result).__name__}")
+        what = "metakit.rma, rma_mh or rma_peto" if tables else "metakit.rma (RMAResult)"
+        raise ValueError(f"{func}: result must be a fitted model from {what}, "  # noqa: TRY004
+                         f"got {type(result).__name__}")
     if intercept_only and result.is_regression:
         raise ValueError(f"{func}: only for models without moderators (result has "
                          f"{result.p - 1} moderator(s))")
@@ -98,37 +102,42 @@ def _full_rank(X: NDArray) -> bool:
 # ---------------------------------------------------------------------------- regtest
 @dataclass(frozen=True)
 class RegtestResult:
-    """Egger's regression test for funnel-plot asymmetry (metafor ``regtest(model="lm")``).
+    """Regression test for funnel-plot asymmetry (metafor's ``regtest``).
 
     Attributes
     ----------
     stat : float
-        t statistic of the coefficient of the predictor (``zval`` in metafor).
+        Test statistic of the coefficient of the predictor (``zval`` in metafor): t for
+        ``model="lm"`` and Hartung-Knapp fits, z otherwise.
     pval : float
-        Two-sided p-value from the t-distribution with ``df`` degrees of freedom.
-    df : int
-        Residual degrees of freedom, ``k - p - 1``.
+        Two-sided p-value (t-distribution with ``df`` degrees of freedom, or normal).
+    df : int or None
+        Residual degrees of freedom, ``k - p - 1``, of a t-test; ``None`` for a z-test.
     slope : float
         Coefficient of the predictor (the asymmetry term).
     estimate, ci_low, ci_high : float
         "Limit estimate": the intercept, i.e. the effect expected in a study with infinite
-        precision, with its t-based CI at the model's level (NaN with moderators or with a
+        precision, with its CI at the model's level (NaN with moderators or with a
         predictor that does not go to 0 with precision, ``ni``/``sqrtni``).
     predictor : str
         The predictor used (``"sei"`` is Egger's classic test).
     k : int
         Number of studies.
+    model : {"lm", "rma"}
+        Weighted regression with a multiplicative error (Egger), or meta-regression with the
+        fit's τ² estimator (metafor's default).
     """
 
     stat: float
     pval: float
-    df: int
+    df: int | None
     slope: float
     estimate: float
     ci_low: float
     ci_high: float
     predictor: str
     k: int
+    model: str = "lm"
 
     @property
     def intercept(self) -> float:
@@ -146,8 +155,11 @@ class RegtestResult:
         return self.pval
 
     def __str__(self) -> str:
-        text = (f"Regression test for funnel plot asymmetry (weighted regression, predictor "
-                f"{self.predictor}): t = {self.stat:.4f}, df = {self.df}, p = {self.pval:.4f}")
+        kind = "weighted regression" if self.model == "lm" else "meta-regression"
+        stat = "z" if self.df is None else "t"
+        df = "" if self.df is None else f", df = {self.df}"
+        text = (f"Regression test for funnel plot asymmetry ({kind}, predictor "
+                f"{self.predictor}): {stat} = {self.stat:.4f}{df}, p = {self.pval:.4f}")
         if np.isfinite(self.estimate):
             text += (f"\nLimit estimate (as {self.predictor} -> 0): {self.estimate:.4f} "
                      f"[{self.ci_low:.4f}, {self.ci_high:.4f}]")
@@ -171,16 +183,17 @@ def _predictor_column(func: str, predictor: str, result: RMAResult,
             "sqrtninv": 1 / np.sqrt(sizes)}[predictor]
 
 
-def regtest(result: RMAResult, predictor: str = "sei", *,
+def regtest(result: RMAResult, predictor: str = "sei", *, model: str = "lm",
             ni: ArrayLike | None = None) -> RegtestResult:
-    """Egger's regression test for funnel-plot asymmetry (small-study effects).
+    """Regression test for funnel-plot asymmetry (small-study effects; metafor's ``regtest``).
 
-    The classic test of Egger et al. (1997) in the form of metafor's
+    ``model="lm"`` (default) is the classic test of Egger et al. (1997), metafor's
     ``regtest(res, model="lm")``: a weighted least-squares regression of the effect sizes on
     their standard errors (plus any moderators of the model) with weights ``1/vi`` and a
     multiplicative residual variance; the t-test of the slope on ``k - p - 1`` degrees of
-    freedom tests asymmetry. The τ² of the fitted model plays no part, so every ``method``
-    gives the same answer.
+    freedom tests asymmetry, and the τ² of the fit plays no part. ``model="rma"`` (metafor's
+    default) adds the predictor as a moderator to a meta-regression fitted like the model (τ²
+    estimator, test, weights, level) and tests its coefficient with the model's z- or t-test.
 
     Parameters
     ----------
@@ -189,6 +202,8 @@ def regtest(result: RMAResult, predictor: str = "sei", *,
     predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
         ``"sei"`` (default) is Egger's test; ``"vi"`` the variance version; the others use
         the study sizes ``ni`` (``"ninv"``: regression on ``1/n``; see also :func:`peters`).
+    model : {"lm", "rma"}
+        Weighted regression (Egger's test) or meta-regression (see above).
     ni : array_like, optional
         Study sizes for the size-based predictors (default: ``result.ni``).
 
@@ -207,14 +222,19 @@ def regtest(result: RMAResult, predictor: str = "sei", *,
     Notes
     -----
     With ``k < 10`` studies the test has little power (Sterne et al., 2011, BMJ 343:d4002).
+    The default stays ``model="lm"``, the test papers cite as Egger's; metafor's default is
+    ``"rma"``.
 
     References
     ----------
     Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). BMJ, 315, 629-634.
     Sterne, J. A. C., et al. (2011). Recommendations for examining and interpreting funnel
     plot asymmetry in meta-analyses of randomised controlled trials. BMJ, 343, d4002.
+    Sterne, J. A. C., & Egger, M. (2005). Regression methods to detect publication and other
+    bias in meta-analysis. In Publication Bias in Meta-Analysis (pp. 99-110). Wiley.
     """
     result = check_result("regtest", result)
+    model = v.check_choice("model", model, ("lm", "rma"))
     if result.k < 3:
         raise ValueError(f"regtest: Egger's test needs at least 3 studies, got k = {result.k}")
     if result.k < result.p + 2:
@@ -225,17 +245,32 @@ def regtest(result: RMAResult, predictor: str = "sei", *,
     if not _full_rank(X):
         raise ValueError(f"regtest: the predictor {predictor!r} is collinear with the model "
                          "(e.g. all studies have the same variance); the test is not estimable")
-    coef, se, df = _wls(result.yi, X, 1 / result.vi)
     p = result.p
-    stat = float(coef[p] / se[p])
-    pval = float(2 * stats.t.sf(abs(stat), df))
+    limit = predictor in _LIMIT_PREDICTORS and p == 1
     est = lo = hi = np.nan
-    if predictor in _LIMIT_PREDICTORS and p == 1:
-        crit = float(stats.t.isf((1 - result.level / 100) / 2, df))
-        est = float(coef[0])
-        lo, hi = est - crit * float(se[0]), est + crit * float(se[0])
-    return RegtestResult(stat=stat, pval=pval, df=int(df), slope=float(coef[p]), estimate=est,
-                         ci_low=lo, ci_high=hi, predictor=predictor, k=result.k)
+    if model == "rma":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = rma(result.yi, result.vi, method=result.method, test=result.test,
+                      mods=X[:, 1:], level=result.level, weights=result.custom_weights,
+                      weighted=result.weighted,
+                      tau2=result.tau2 if result.tau2_fixed else None)
+        stat, pval = float(fit.zval[p]), float(fit.pval[p])
+        df = result.k - p - 1 if result.test == "knha" else None
+        slope = float(fit.beta[p])
+        if limit:
+            est, lo, hi = float(fit.beta[0]), float(fit.ci_low[0]), float(fit.ci_high[0])
+    else:
+        coef, se, df = _wls(result.yi, X, 1 / result.vi)
+        stat = float(coef[p] / se[p])
+        pval = float(2 * stats.t.sf(abs(stat), df))
+        slope = float(coef[p])
+        if limit:
+            crit = float(stats.t.isf((1 - result.level / 100) / 2, df))
+            est = float(coef[0])
+            lo, hi = est - crit * float(se[0]), est + crit * float(se[0])
+    return RegtestResult(stat=stat, pval=pval, df=None if df is None else int(df),
+                         slope=slope, estimate=est, ci_low=lo, ci_high=hi,
+                         predictor=predictor, k=result.k, model=model)
 
 
 # ---------------------------------------------------------------------------- ranktest
@@ -510,13 +545,16 @@ def _auto_side(result: RMAResult) -> str:
         raise ValueError("trimfill: all studies have the same variance, so the side cannot be "
                          "chosen automatically; pass side='left' or side='right'")
     with np.errstate(divide="ignore", invalid="ignore"):
-        fit = rma(result.yi, result.vi, method=result.method, mods=sei)
+        fit = rma(result.yi, result.vi, method=result.method, mods=sei,
+                  weights=result.custom_weights, weighted=result.weighted)
     return "right" if fit.beta[1] < 0 else "left"
 
 
-def _trimmed_estimate(yi: NDArray, vi: NDArray, method: str) -> float:
+def _trimmed_estimate(yi: NDArray, vi: NDArray, result: RMAResult,
+                      weights: NDArray | None) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(rma(yi, vi, method=method).beta[0])
+        return float(rma(yi, vi, method=result.method, weights=weights,
+                         weighted=result.weighted).beta[0])
 
 
 def trimfill(result: RMAResult, estimator: str = "L0", side: str | None = None, *,
@@ -581,6 +619,7 @@ def trimfill(result: RMAResult, estimator: str = "L0", side: str | None = None, 
     flipped = sign * result.yi
     order = np.argsort(flipped, kind="stable")
     yi, vi = flipped[order], result.vi[order]
+    wi = None if result.custom_weights is None else result.custom_weights[order]
     k = len(yi)
 
     k0, k0_prev, iteration = 0, -1, 0
@@ -592,7 +631,8 @@ def trimfill(result: RMAResult, estimator: str = "L0", side: str | None = None, 
         if iteration > maxiter:
             raise ValueError(f"trimfill: the algorithm did not converge in maxiter = {maxiter} "
                              "iterations")
-        beta = _trimmed_estimate(yi[:k - k0], vi[:k - k0], result.method)
+        beta = _trimmed_estimate(yi[:k - k0], vi[:k - k0], result,
+                                 None if wi is None else wi[:k - k0])
         centred = yi - beta
         ranks = stats.rankdata(np.abs(centred), method="ordinal")
         signed = np.sign(centred) * ranks
@@ -631,7 +671,10 @@ def trimfill(result: RMAResult, estimator: str = "L0", side: str | None = None, 
             augmented = rma(np.r_[result.yi, fill_yi], np.r_[result.vi, fill_vi],
                             method=result.method, test=result.test, level=result.level,
                             measure=result.measure, slab=list(result.slab) + labels,
-                            ni=None if result.ni is None else np.r_[result.ni, result.ni[source]])
+                            ni=None if result.ni is None else np.r_[result.ni, result.ni[source]],
+                            weights=None if wi is None else np.r_[result.custom_weights,
+                                                                  wi[k - k0:]],
+                            weighted=result.weighted)
         filled = pd.DataFrame({"yi": fill_yi, "vi": fill_vi,
                                "mirrors": [result.slab[i] for i in source]},
                               index=pd.Index(labels, name="study"))
@@ -656,19 +699,28 @@ class FsnResult:
 
     Attributes
     ----------
-    type : {"Rosenthal", "Orwin", "Rosenberg"}
+    type : {"Rosenthal", "Orwin", "Rosenberg", "General"}
+        The approach that was computed.
     fsnum : int
         Number of unpublished null studies that would bring the result to the threshold
         (rounded up as metafor).
     alpha : float
-        Significance level (Rosenthal: one-sided; Rosenberg: two-sided).
+        Significance level (Rosenthal: one-sided; Rosenberg, General: two-sided).
     pval : float
-        p-value of the observed combined test (Rosenthal, Rosenberg), NaN for Orwin.
+        p-value of the observed combined test (Rosenthal, Rosenberg) or model (General), NaN
+        for Orwin.
     meanes : float
-        Mean effect size (Orwin: unweighted unless ``weighted``; Rosenberg: weighted), NaN for
-        Rosenthal.
+        Mean effect size (Orwin: unweighted unless ``weighted``; Rosenberg: weighted; General:
+        the model's estimate), NaN for Rosenthal.
     target : float
-        Orwin's target effect size (NaN otherwise).
+        Target effect size (Orwin; General when given), NaN otherwise.
+    method : str or None
+        General: the τ² estimator of the model.
+    tau2 : float
+        General: τ² of the model (NaN otherwise).
+    estimate_fsn, tau2_fsn, pval_fsn : float
+        General: estimate, τ² and p-value with the ``fsnum`` null studies added (NaN
+        otherwise).
     """
 
     type: str
@@ -677,14 +729,29 @@ class FsnResult:
     pval: float
     meanes: float
     target: float
+    method: str | None = None
+    tau2: float = np.nan
+    estimate_fsn: float = np.nan
+    tau2_fsn: float = np.nan
+    pval_fsn: float = np.nan
 
     def __str__(self) -> str:
-        return f"Fail-safe N calculation using the {self.type} approach: {self.fsnum:g}"
+        text = f"Fail-safe N calculation using the {self.type} approach: {self.fsnum:g}"
+        if self.type == "General" and self.fsnum > 0:
+            text += (f" (with the file drawer: estimate {self.estimate_fsn:.4f}, tau^2 "
+                     f"{self.tau2_fsn:.4f}, p = {self.pval_fsn:.4g})")
+        return text
 
 
-def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str = "Rosenthal",
-        target: float | None = None, alpha: float = 0.05, *, weighted: bool = False) -> FsnResult:
-    """Fail-safe N (file-drawer analysis), as metafor 3.8-1's ``fsn``.
+FSN_TYPES = ("Rosenthal", "Orwin", "Rosenberg", "General")
+MAX_FSN = 10**7
+"""Largest fail-safe N searched for (metafor's ``maxint``)."""
+
+
+def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str | None = None,
+        target: float | None = None, alpha: float = 0.05, *, weighted: bool | None = None,
+        method: str | None = None) -> FsnResult:
+    """Fail-safe N (file-drawer analysis), as metafor's ``fsn``.
 
     Parameters
     ----------
@@ -692,50 +759,82 @@ def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str = "Ros
         Effect sizes, or a fitted model without moderators (its ``yi`` and ``vi`` are used).
     vi : array_like
         Sampling variances (not with a model; not needed for unweighted Orwin).
-    type : {"Rosenthal", "Orwin", "Rosenberg"}
+    type : {"Rosenthal", "Orwin", "Rosenberg", "General"}, optional
         ``Rosenthal`` (1979): number of studies averaging ``z = 0`` needed to make Stouffer's
         combined one-sided test non-significant at ``alpha``. ``Orwin`` (1983): number of
         studies with effect 0 that would reduce the (unweighted, or with ``weighted=True``
         inverse-variance weighted) mean effect to ``target``. ``Rosenberg`` (2005): number of
         null studies (with the average weight) that make the weighted fixed-effect estimate
-        non-significant (two-sided ``alpha``).
+        non-significant (two-sided ``alpha``). ``General`` (metafor 4): number of studies with
+        effect 0 and the harmonic mean of the sampling variances that, added to the model
+        (its τ² estimator and weighting), make its estimate non-significant (two-sided
+        ``alpha``) or, with ``target``, bring it down to ``target``. Default: ``"General"``
+        for a fitted model (as metafor 4, which computes only that for a model), else
+        ``"Rosenthal"``; ``type`` in the result says which was computed.
     target : float, optional
-        Orwin's target effect; default half the mean effect. Its sign is matched to the mean.
+        Target effect (Orwin: default half the mean effect; General: none, i.e. the
+        significance criterion). Its sign is matched to the mean.
     alpha : float
         Significance level, strictly between 0 and 1.
-    weighted : bool
-        Orwin only: inverse-variance weighted mean effect.
+    weighted : bool, optional
+        Orwin: inverse-variance weighted mean effect (default False). General: weighted model
+        (default: as the fit, else True).
+    method : str, optional
+        General: τ² estimator (default: the fit's method, else ``"REML"``).
 
     Returns
     -------
     FsnResult
-        ``fsnum`` (non-integer solutions are rounded up), plus ``pval``, ``meanes``, ``target``.
+        ``fsnum`` (non-integer solutions are rounded up), plus ``pval``, ``meanes``, ``target``
+        and, for General, the model with the file drawer added.
 
     Raises
     ------
     ValueError
-        On invalid data or options.
+        On invalid data or options; for General, on Hartung-Knapp fits or user weights (see
+        Notes).
 
     Notes
     -----
     The fail-safe N is reported for completeness; it says nothing about bias itself and its
-    use is discouraged (Cochrane Handbook, section 13.3.5.2). With a target of 0, Orwin's N is
-    infinite.
+    use is discouraged (Cochrane Handbook, section 13.3.5.2). With a target of 0, Orwin's and
+    the General N are infinite.
+
+    General follows metafor 4's default (``exact=FALSE``): with ``n`` null studies of variance
+    ``vt = 1/mean(1/vi)`` added, τ² is updated by pooling the model's τ² with the spread the
+    added studies create, ``τ²(n) = [(k - 1 + max(0, n - 1)) τ² + k (μ - μn)² + n μn²] /
+    (k + n - 1)``, ``μn = kμ / (k + n)`` (τ² kept when it was fixed, 0 for equal-effects
+    models), and the estimate and its z-test are recomputed with weights ``1/(vi + τ²(n))``
+    (or without weights); ``fsnum`` is the smallest ``n`` that meets the criterion (metafor 4
+    searches for it with ``uniroot``; the values its test suite asserts are reproduced).
+    metafor's exact variant (a refit on simulated studies, which it uses for Hartung-Knapp
+    models) is random and not offered: for those, refit with ``test="z"``. metafor 4 also
+    refuses models with user weights.
 
     References
     ----------
     Rosenthal, R. (1979). Psychological Bulletin, 86(3), 638-641.
     Orwin, R. G. (1983). Journal of Educational Statistics, 8(2), 157-159.
     Rosenberg, M. S. (2005). Evolution, 59(2), 464-468.
+    Viechtbauer, W. (2024). metafor 4.6: fsn(type = "General"). https://www.metafor-project.org
     """
-    kind = v.check_choice("type", type, ("Rosenthal", "Orwin", "Rosenberg"))
-    if target is not None and kind != "Orwin":
-        raise ValueError(f"target: only used with type='Orwin', not {kind!r}")
+    fit = None
     if isinstance(yi, RMAResult):
         if vi is not None:
             raise ValueError("vi: not used when yi is a fitted model")
-        res = check_result("fsn", yi, intercept_only=True)
-        y, var = res.yi, res.vi
+        fit = check_result("fsn", yi, intercept_only=True)
+    kind = v.check_choice("type", type if type is not None else
+                          ("General" if fit is not None else "Rosenthal"), FSN_TYPES)
+    if target is not None and kind not in ("Orwin", "General"):
+        raise ValueError(f"target: only used with type='Orwin' or 'General', not {kind!r}")
+    if method is not None and kind != "General":
+        raise ValueError(f"method: only used with type='General', not {kind!r}")
+    if weighted is not None and kind not in ("Orwin", "General"):
+        raise ValueError(f"weighted: only used with type='Orwin' or 'General', not {kind!r}")
+    if weighted is not None and not isinstance(weighted, (bool, np.bool_)):
+        raise ValueError(f"weighted: must be True or False, got {v._short(weighted)}")
+    if fit is not None:
+        y, var = fit.yi, fit.vi
     else:
         if isinstance(yi, (str, bytes)):
             raise ValueError(f"yi: values must be numbers, got {yi!r}")  # noqa: TRY004
@@ -749,8 +848,10 @@ def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str = "Ros
             var = v.as_float_array("vi", vi)
             v.same_length(yi=y, vi=var)
             v.check_positive("vi", var)
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
         raise ValueError(f"alpha: must be between 0 and 1, got {alpha!r}")
+    if kind == "General":
+        return _fsn_general(y, var, fit, target, float(alpha), weighted, method)
     k = len(y)
     pval = meanes = np.nan
     tgt = np.nan
@@ -777,9 +878,90 @@ def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str = "Ros
         wp = (np.sum(wi * y) / stats.norm.isf(alpha / 2)) ** 2 - np.sum(wi)
         pval = float(2 * stats.norm.sf(abs(zval)))
         number = max(0.0, k * wp / np.sum(wi))
+    return FsnResult(type=kind, fsnum=_round_fsn(number), alpha=float(alpha), pval=pval,
+                     meanes=meanes, target=tgt)
+
+
+def _round_fsn(number: float) -> float:
+    """Round up a non-integer solution (metafor's ``.rnd.fsn``)."""
     if np.isfinite(number) and abs(number - round(number)) >= np.sqrt(np.finfo(float).eps):
-        number = float(np.ceil(number))
-    elif np.isfinite(number):
-        number = float(round(number))
-    return FsnResult(type=kind, fsnum=number, alpha=float(alpha), pval=pval, meanes=meanes,
-                     target=tgt)
+        return float(np.ceil(number))
+    return float(round(number)) if np.isfinite(number) else number
+
+
+def _fsn_general(y: NDArray, var: NDArray, fit: RMAResult | None, target: float | None,
+                 alpha: float, weighted: bool | None, method: str | None) -> FsnResult:
+    """metafor 4's ``fsn(type="General")`` with its default ``exact=FALSE`` (see :func:`fsn`)."""
+    if fit is not None:
+        if fit.test != "z":
+            raise ValueError("fsn: type 'General' for a Hartung-Knapp fit needs metafor's "
+                             "simulated file drawer; refit with test='z'")
+        if fit.custom_weights is not None:
+            raise ValueError("fsn: type 'General' is not defined for models with user weights")
+    k = len(y)
+    if k < 2:
+        raise ValueError("fsn: type 'General' needs at least 2 studies")
+    method = method if method is not None else (fit.method if fit is not None else "REML")
+    weighted = weighted if weighted is not None else (fit.weighted if fit is not None else True)
+    fixed = fit.tau2 if fit is not None and fit.tau2_fixed else None
+    model = rma(y, var, method=method, weighted=weighted, tau2=fixed)
+    est, tau2, pval = float(model.estimate), float(model.tau2), float(model.pval)
+    vt = 1 / np.mean(1 / var)
+
+    def with_drawer(n: int) -> tuple[float, float, float]:
+        if model.is_fixed:
+            tau2_n = 0.0
+        elif fixed is not None:
+            tau2_n = tau2
+        else:
+            mu_n = k * est / (k + n)
+            tau2_n = max(0.0, ((k - 1 + max(0, n - 1)) * tau2 + k * (est - mu_n) ** 2
+                               + n * mu_n**2) / (k + n - 1))
+        if weighted:
+            w_sum = np.sum(1 / (var + tau2_n)) + n / (vt + tau2_n)
+            est_n = float(np.sum(y / (var + tau2_n)) / w_sum)
+            z = est_n * np.sqrt(w_sum)
+        else:
+            est_n = float(np.sum(y) / (k + n))
+            z = (k + n) * est_n / np.sqrt(np.sum(var + tau2_n) + n * (vt + tau2_n))
+        return est_n, tau2_n, float(2 * stats.norm.sf(abs(z)))
+
+    tgt = np.nan
+    if target is None:
+        def met(n: int) -> bool:
+            return with_drawer(n)[2] >= alpha
+        number = 0 if pval >= alpha else _smallest(met)
+    else:
+        tgt = v.check_number("target", target)
+        if np.sign(tgt) != np.sign(est):
+            tgt = -tgt
+        if tgt == 0:
+            number = np.inf
+        elif abs(tgt) >= abs(est):
+            number = 0
+        else:
+            def met(n: int) -> bool:
+                return abs(with_drawer(n)[0]) <= abs(tgt)
+            number = _smallest(met)
+    est_n, tau2_n, pval_n = with_drawer(int(number)) if np.isfinite(number) else \
+        (0.0, np.nan, 1.0)
+    return FsnResult(type="General", fsnum=float(number), alpha=alpha, pval=pval, meanes=est,
+                     target=tgt, method=method, tau2=tau2, estimate_fsn=est_n,
+                     tau2_fsn=tau2_n, pval_fsn=pval_n)
+
+
+def _smallest(met: Any) -> int:
+    """Smallest ``n >= 1`` with ``met(n)`` (doubling, then bisection), at most :data:`MAX_FSN`."""
+    high = 1
+    while not met(high):
+        if high >= MAX_FSN:
+            return MAX_FSN
+        high = min(2 * high, MAX_FSN)
+    low = high // 2  # met(low) is false (or low == 0)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if met(mid):
+            high = mid
+        else:
+            low = mid
+    return high

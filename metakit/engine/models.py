@@ -28,8 +28,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from metakit.engine import _validation as v
-from metakit.engine.heterogeneity import (FIXED_METHODS, METHODS, estimate_tau2, projection,
-                                   qprofile_ci)
+from metakit.engine.heterogeneity import (FIXED_METHODS, METHODS, Tau2Fit, estimate_tau2,
+                                          projection, qprofile_ci)
 from metakit.engine.transforms import back_transform
 
 
@@ -61,12 +61,14 @@ class RMAResult:
     h2: float
     qm: float
     qm_pval: float
-    r2: float
     converged: bool
     solver: str
     ni: NDArray[np.float64] | None = None
     mod_names: tuple[str, ...] = ("intrcpt",)
     weights: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    custom_weights: NDArray[np.float64] | None = None
+    weighted: bool = True
+    tau2_fixed: bool = False
 
     # ----------------------------------------------------------------- shape of the model
     @property
@@ -86,6 +88,20 @@ class RMAResult:
     @property
     def is_fixed(self) -> bool:
         return self.method in FIXED_METHODS
+
+    @property
+    def standard_weights(self) -> bool:
+        """Inverse-variance weights (no ``weights=`` given and ``weighted=True``)."""
+        return self.weighted and self.custom_weights is None
+
+    def model_weights(self, tau2: float | None = None) -> NDArray[np.float64]:
+        """The weights of the fit, unnormalised: ``1/(vi + τ²)`` (at ``tau2`` if given), the
+        user's ``weights``, or ones for an unweighted model (metafor's ``weights(res)``)."""
+        if not self.weighted:
+            return np.ones(self.k)
+        if self.custom_weights is not None:
+            return self.custom_weights
+        return 1.0 / (self.vi + (self.tau2 if tau2 is None else tau2))
 
     @property
     def dfs(self) -> int | None:
@@ -116,6 +132,21 @@ class RMAResult:
         """H² at the bounds of :attr:`tau2_ci`."""
         s2 = self._typical_variance
         return tuple(t / s2 + 1 for t in self.tau2_ci)
+
+    @cached_property
+    def r2(self) -> float:
+        """Pseudo-R² in percent (meta-regression; NaN otherwise), computed when first asked:
+        the share of the intercept-only model's τ² (same method) that the moderators account
+        for (Raudenbush, 2009), or for equal-effects models the adjusted R² of the weighted
+        regression, as metafor."""
+        if not self.is_regression:
+            return np.nan
+        if self.is_fixed:
+            return _weighted_adjusted_r2(self.yi, self.X, self.beta, self.model_weights())
+        tau2_re = estimate_tau2(self.method, self.yi, self.vi, np.ones((self.k, 1))).tau2
+        if tau2_re <= np.finfo(float).eps:
+            return 0.0
+        return max(0.0, 100 * (tau2_re - self.tau2) / tau2_re)
 
     # ------------------------------------------------------------------- coefficients
     def _crit(self) -> float:
@@ -218,8 +249,13 @@ class RMAResult:
 
     @property
     def model_label(self) -> str:
-        """Short description, e.g. ``"RE (REML), Hartung-Knapp"``."""
-        label = "EE" if self.is_fixed else f"RE ({self.method})"
+        """Short description, e.g. ``"RE (REML), Hartung-Knapp"`` (plus ``τ² fixed``,
+        ``user weights`` or ``unweighted`` where they apply)."""
+        label = "EE" if self.is_fixed else f"RE ({self.method}{', τ² fixed' * self.tau2_fixed})"
+        if self.custom_weights is not None:
+            label += ", user weights"
+        elif not self.weighted:
+            label += ", unweighted"
         return label + (", Hartung-Knapp" if self.test == "knha" else "")
 
     def __str__(self) -> str:
@@ -243,45 +279,97 @@ class RMAResult:
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(str(self))}</pre>"
 
-    def refit(self, keep: NDArray[np.bool_]) -> "RMAResult":
-        """The same model fitted to the studies where ``keep`` is true."""
-        mods = self.X[keep][:, 1:] if self.is_regression else None
-        return rma(self.yi[keep], self.vi[keep], method=self.method, test=self.test,
-                   mods=mods, level=self.level, measure=self.measure,
-                   slab=[s for s, k in zip(self.slab, keep) if k],
+    def refit(self, keep: NDArray[np.bool_], *, yi: NDArray[np.float64] | None = None,
+              X: NDArray[np.float64] | None = None) -> "RMAResult":
+        """The same model (estimator, test, level, weights, fixed τ²) fitted to the studies where
+        ``keep`` is true; ``yi`` or ``X`` replace the data (as permutation tests need)."""
+        y = self.yi if yi is None else yi
+        design = self.X if X is None else X
+        return rma(y[keep], self.vi[keep], method=self.method, test=self.test,
+                   mods=design[keep][:, 1:] if self.is_regression else None, level=self.level,
+                   measure=self.measure, slab=[s for s, k in zip(self.slab, keep) if k],
                    ni=None if self.ni is None else self.ni[keep],
-                   mod_names=self.mod_names[1:] if self.is_regression else None)
+                   mod_names=self.mod_names[1:] if self.is_regression else None,
+                   weights=None if self.custom_weights is None else self.custom_weights[keep],
+                   weighted=self.weighted, tau2=self.tau2 if self.tau2_fixed else None)
 
 
 def _design(mods: ArrayLike | pd.DataFrame | None, k: int,
             mod_names: Sequence[str] | None) -> tuple[NDArray[np.float64], tuple[str, ...]]:
+    """Intercept plus moderator columns; text or categorical columns become dummy variables."""
     if mods is None:
         return np.ones((k, 1)), ("intrcpt",)
+    if isinstance(mods, pd.Series):
+        mods = mods.to_frame(name=mods.name if mods.name is not None else "mod1")
     if isinstance(mods, pd.DataFrame):
-        names = tuple(str(c) for c in mods.columns)
-        matrix = v.as_float_array("mods", mods.to_numpy(dtype=float), ndim=2)
+        frame = mods.reset_index(drop=True)
     else:
-        array = np.asarray(mods, dtype=float)
-        matrix = v.as_float_array("mods", array.reshape(k, -1) if array.ndim == 1 else array,
-                                  ndim=2)
-        names = tuple(mod_names) if mod_names is not None else tuple(
-            f"mod{j + 1}" for j in range(matrix.shape[1]))
-    if matrix.shape[0] != k:
-        raise ValueError(f"mods: {matrix.shape[0]} rows for {k} studies")
-    if len(names) != matrix.shape[1]:
-        raise ValueError(f"mod_names: {len(names)} names for {matrix.shape[1]} moderators")
+        numeric = isinstance(mods, np.ndarray) and mods.dtype.kind in "biuf"
+        array = np.asarray(mods, dtype=float if numeric or not _has_text(mods) else object)
+        if array.ndim == 1:
+            array = array.reshape(-1, 1)
+        if array.ndim != 2:
+            raise ValueError(f"mods: expected one column per moderator, got shape {array.shape}")
+        names = list(mod_names) if mod_names is not None else [
+            f"mod{j + 1}" for j in range(array.shape[1])]
+        if len(names) != array.shape[1]:
+            raise ValueError(f"mod_names: {len(names)} names for {array.shape[1]} moderators")
+        frame = array if array.dtype == float else pd.DataFrame(array, columns=names)
+    if frame.shape[0] != k:
+        raise ValueError(f"mods: {frame.shape[0]} rows for {k} studies")
+    if isinstance(frame, np.ndarray):
+        matrix = v.as_float_array("mods", frame, ndim=2)
+    else:
+        columns, names = [], []
+        for j, name in enumerate(frame.columns):
+            for suffix, column in _expand(str(name), frame.iloc[:, j]):
+                columns.append(column)
+                names.append(str(name) + suffix)
+        matrix = v.as_float_array("mods", np.column_stack(columns), ndim=2)
     X = np.column_stack([np.ones(k), matrix])
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise ValueError("mods: the moderators are collinear (or constant) in these studies")
     if X.shape[1] >= k:
         raise ValueError(f"mods: {X.shape[1]} coefficients need more than {k} studies")
-    return X, ("intrcpt",) + names
+    return X, ("intrcpt",) + tuple(names)
+
+
+def _has_text(values: Any) -> bool:
+    array = np.asarray(values, dtype=object)
+    return any(isinstance(x, str) for x in array.ravel())
+
+
+def _expand(name: str, column: pd.Series) -> list[tuple[str, Any]]:
+    """A numeric column as it is; a text or categorical one as dummies for every level but the
+    first (R's treatment contrasts: levels sorted, or a Categorical's own order), named
+    ``name + level`` as R's ``model.matrix``."""
+    categorical = isinstance(column.dtype, pd.CategoricalDtype)
+    if not categorical and not any(isinstance(x, str) for x in column):
+        return [("", column.to_numpy())]
+    missing = np.flatnonzero(column.isna().to_numpy())
+    if missing.size:
+        raise ValueError(f"mods: missing value in moderator {name!r} at study index "
+                         f"{int(missing[0])}")
+    if categorical:
+        levels = [lvl for lvl in column.cat.categories if (column == lvl).any()]
+    else:
+        numbers = [x for x in column if not isinstance(x, str)]
+        if numbers:
+            raise ValueError(f"mods: moderator {name!r} mixes text and numbers "
+                             f"(e.g. {v._short(numbers[0])})")
+        levels = sorted(set(column))
+    if len(levels) < 2:
+        raise ValueError(f"mods: moderator {name!r} has one level ({v._short(levels[0])}) in "
+                         "these studies; it needs at least two")
+    return [(str(level), (column == level).to_numpy(dtype=float)) for level in levels[1:]]
 
 
 def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
         mods: ArrayLike | pd.DataFrame | None = None, level: float = 95, *,
         measure: str | None = None, slab: Sequence[Any] | None = None,
-        ni: ArrayLike | None = None, mod_names: Sequence[str] | None = None) -> RMAResult:
+        ni: ArrayLike | None = None, mod_names: Sequence[str] | None = None,
+        weights: ArrayLike | None = None, weighted: bool = True,
+        tau2: float | None = None) -> RMAResult:
     """Fit an equal- or random-effects model, or a meta-regression (metafor's ``rma``).
 
     Parameters
@@ -293,9 +381,13 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     test : {"z", "knha"}
         ``knha``: Hartung-Knapp-Sidik-Jonkman adjustment with a t-distribution on ``k - p`` df.
     mods : array_like or DataFrame, optional
-        Moderators (one column each; an intercept is added).
+        Moderators (one column each; an intercept is added). A column of text (or a pandas
+        Categorical) is a factor: it becomes one dummy variable per level but the first, the
+        reference (levels sorted as R's ``factor``, or in the Categorical's order), named
+        column name plus level as in R (``"allocrandom"``).
     level : float
-        Confidence level in percent for CIs and the prediction interval.
+        Confidence level in percent for CIs and the prediction interval (a value below 1 is
+        read as a proportion, as metafor: ``0.95`` is 95%).
     measure : str, optional
         The effect measure (from :func:`metakit.escalc`), for back-transformation.
     slab : sequence, optional
@@ -304,6 +396,16 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
         Study sizes, needed to back-transform ``PFT`` (harmonic mean, Miller 1978).
     mod_names : sequence of str, optional
         Names of the moderator columns when ``mods`` is an array.
+    weights : array_like, optional
+        User weights (>= 0) in place of the inverse-variance weights for the model
+        coefficients: ``β = (X'AX)⁻¹X'Ay`` with ``Var β = (X'AX)⁻¹X'AMAX(X'AX)⁻¹``,
+        ``M = diag(vi + τ²)`` (metafor's ``weights``). τ² is estimated as without them.
+    weighted : bool
+        ``False`` fits the coefficients by unweighted least squares (``A = I`` above), as
+        metafor's ``weighted=FALSE``; τ², Q and I² are unchanged.
+    tau2 : float, optional
+        Fix τ² at this value (>= 0) instead of estimating it (metafor's ``tau2=``); not with
+        an equal-effects ``method``.
 
     Returns
     -------
@@ -318,6 +420,8 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     within-study variance ``(k - p) / tr(P)`` for random-effects models. The pseudo-R² compares
     τ² with that of the intercept-only model fitted by the same method (Raudenbush, 2009); for
     equal-effects meta-regression it is the adjusted R² of the weighted regression, as in metafor.
+    With ``test="knha"`` and user or no weights, the Hartung-Knapp factor comes from the
+    inverse-variance fit, as in metafor.
 
     References
     ----------
@@ -332,6 +436,8 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     var = v.as_float_array("vi", vi, labels=labels)
     k = v.same_length(yi=y, vi=var)
     v.check_positive("vi", var, labels=labels)
+    v.check_magnitude("yi", y, labels=labels)
+    v.check_magnitude("vi", var, labels=labels, reciprocal=True)
     sizes = None
     if ni is not None:
         sizes = v.as_float_array("ni", ni, labels=labels)
@@ -340,16 +446,28 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     p = X.shape[1]
     if test == "knha" and k <= p:
         raise ValueError(f"test: 'knha' needs more studies than coefficients (k = {k})")
-
-    fit = estimate_tau2(method, y, var, X)
+    user_weights = _check_weights(weights, weighted, X, labels)
+    fixed_tau2 = tau2 is not None
+    if fixed_tau2:
+        if method in FIXED_METHODS:
+            raise ValueError(f"tau2: a fixed τ² has no place in an equal-effects model "
+                             f"(method {method!r})")
+        tau2 = v.check_number("tau2", tau2, minimum=0)
+        fit = Tau2Fit(tau2, True, "fixed", 0)
+    else:
+        fit = estimate_tau2(method, y, var, X)
     tau2 = fit.tau2
     w = 1.0 / (var + tau2)
-    XtWX = X.T @ (X * w[:, None])
-    vb = np.linalg.inv(XtWX)
+    vb = np.linalg.inv(X.T @ (X * w[:, None]))
     beta = vb @ (X.T @ (w * y))
+    rss_knha = float(np.sum(w * (y - X @ beta) ** 2))
+    a = w
+    if user_weights is not None or not weighted:
+        a = user_weights if user_weights is not None else np.ones(k)
+        beta = np.linalg.solve(X.T @ (X * a[:, None]), X.T @ (a * y))
+        vb = sandwich(X, a, var + tau2)
     if test == "knha":
-        rss = float(np.sum(w * (y - X @ beta) ** 2))
-        vb = vb * (rss / (k - p) if rss > np.finfo(float).eps else 0.0)
+        vb = vb * (rss_knha / (k - p) if rss_knha > np.finfo(float).eps else 0.0)
 
     q_df = k - p
     if q_df > 0:
@@ -366,9 +484,9 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     else:
         i2 = 100 * tau2 / (typical + tau2) if q_df > 0 else 0.0
         h2 = tau2 / typical + 1 if q_df > 0 else 1.0
-        tau2_se = _tau2_se(method, tau2, y, var, X)
+        tau2_se = np.nan if fixed_tau2 else _tau2_se(method, tau2, y, var, X)
 
-    qm = qm_pval = r2 = np.nan
+    qm = qm_pval = np.nan
     if p > 1:
         b = beta[1:]
         qm = float(b @ np.linalg.solve(vb[1:, 1:], b))
@@ -377,19 +495,41 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
             qm_pval = float(stats.f.sf(qm, p - 1, k - p))
         else:
             qm_pval = float(stats.chi2.sf(qm, p - 1))
-        if method in FIXED_METHODS:
-            r2 = _weighted_adjusted_r2(y, X, beta, w)
-        else:
-            tau2_re = estimate_tau2(method, y, var, np.ones((k, 1))).tau2
-            r2 = (0.0 if tau2_re <= np.finfo(float).eps
-                  else max(0.0, 100 * (tau2_re - tau2) / tau2_re))
 
     return RMAResult(
         yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
         slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
         tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval,
-        r2=r2, converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
-        weights=100 * w / w.sum())
+        converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
+        weights=100 * a / a.sum(), custom_weights=user_weights, weighted=bool(weighted),
+        tau2_fixed=fixed_tau2)
+
+
+def sandwich(X: NDArray[np.float64], a: NDArray[np.float64],
+             m: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``Var β = (X'AX)⁻¹ X'AMAX (X'AX)⁻¹`` for weights ``a`` and variances ``m`` (diagonal);
+    with ``a = 1/m`` it is the inverse-variance ``(X'MX)⁻¹``."""
+    AX = X * a[:, None]
+    bread = np.linalg.inv(X.T @ AX)
+    return bread @ (AX.T @ (AX * m[:, None])) @ bread
+
+
+def _check_weights(weights: ArrayLike | None, weighted: Any, X: NDArray[np.float64],
+                   labels: Sequence[str] | None) -> NDArray[np.float64] | None:
+    """User weights: finite, >= 0, one per study, enough of them positive to fit ``X``."""
+    if not isinstance(weighted, (bool, np.bool_)):
+        raise ValueError(f"weighted: must be True or False, got {v._short(weighted)}")
+    if weights is None:
+        return None
+    if not weighted:
+        raise ValueError("weights: user weights are not used with weighted=False; give one")
+    a = v.as_float_array("weights", weights, labels=labels)
+    v.same_length(yi=X[:, 0], weights=a)
+    v.check_positive("weights", a, labels=labels, strict=False)
+    v.check_magnitude("weights", a, labels=labels)
+    if np.linalg.matrix_rank(X[a > 0]) < X.shape[1]:
+        raise ValueError("weights: too few studies with a positive weight to fit the model")
+    return a
 
 
 def _weighted_adjusted_r2(y: NDArray, X: NDArray, beta: NDArray, w: NDArray) -> float:

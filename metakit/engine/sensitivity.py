@@ -32,16 +32,20 @@ from scipy import stats
 
 from metakit.engine import _validation as v
 from metakit.engine.bias import check_result
-from metakit.engine.models import RMAResult, rma
+from metakit.engine.mh import PooledTablesResult, study_estimates
+from metakit.engine.models import RMAResult, rma, sandwich
 
 __all__ = ["baujat", "cumul", "exclude", "influence", "leave1out"]
 
 _EPS = np.finfo(float).eps
 
 
-def _refit(result: RMAResult, keep: NDArray[np.bool_]) -> RMAResult | None:
+Fit = RMAResult | PooledTablesResult
+
+
+def _refit(result: Fit, keep: NDArray[np.bool_]) -> Fit | None:
     """The model refitted to ``keep``; ``None`` where it cannot be fitted (as metafor's
-    ``try``, e.g. a moderator that becomes constant).
+    ``try``, e.g. a moderator that becomes constant, or no events left in an MH fit).
 
     A single study left in a Hartung-Knapp model is fitted with a z-test, as metafor does
     (the "pooled" result is then that study's own estimate and Wald interval).
@@ -49,17 +53,20 @@ def _refit(result: RMAResult, keep: NDArray[np.bool_]) -> RMAResult | None:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", v.DataWarning)
             if result.test == "knha" and not result.is_regression and keep.sum() == 1:
                 i = int(np.flatnonzero(keep)[0])
                 return rma(result.yi[keep], result.vi[keep], method=result.method, test="z",
                            level=result.level, measure=result.measure, slab=[result.slab[i]],
-                           ni=None if result.ni is None else result.ni[keep])
+                           ni=None if result.ni is None else result.ni[keep],
+                           weighted=result.weighted,
+                           tau2=result.tau2 if result.tau2_fixed else None)
             return result.refit(keep)
     except (ValueError, np.linalg.LinAlgError):
         return None
 
 
-def _summary_row(fit: RMAResult | None, test: str) -> dict[str, float]:
+def _summary_row(fit: Fit | None, test: str) -> dict[str, float]:
     stat = "tval" if test == "knha" else "zval"
     names = ["k", "estimate", "se", stat, "pval", "ci_low", "ci_high", "q", "q_pval", "tau2",
              "i2", "h2", "pi_low", "pi_high"]
@@ -71,13 +78,16 @@ def _summary_row(fit: RMAResult | None, test: str) -> dict[str, float]:
             "pi_low": fit.pi_low, "pi_high": fit.pi_high}
 
 
-def leave1out(result: RMAResult) -> pd.DataFrame:
+def leave1out(result: Fit) -> pd.DataFrame:
     """Leave-one-out analysis: the model refitted once without each study.
 
     Parameters
     ----------
-    result : RMAResult
-        A model without moderators from :func:`metakit.rma` with at least 2 studies.
+    result : RMAResult or PooledTablesResult
+        A model without moderators from :func:`metakit.rma`, or a Mantel-Haenszel or Peto
+        fit (:func:`metakit.rma_mh`, :func:`metakit.rma_peto`; metafor's
+        ``leave1out.rma.mh``/``.rma.peto``: ``tau2`` is 0 and there is no prediction
+        interval, except for RevMan's random MH model), with at least 2 studies.
 
     Returns
     -------
@@ -103,7 +113,7 @@ def leave1out(result: RMAResult) -> pd.DataFrame:
     ----------
     Viechtbauer, W., & Cheung, M. W.-L. (2010). Research Synthesis Methods, 1(2), 112-125.
     """
-    result = check_result("leave1out", result, intercept_only=True, min_k=2)
+    result = check_result("leave1out", result, intercept_only=True, min_k=2, tables=True)
     rows = []
     for i in range(result.k):
         keep = np.ones(result.k, bool)
@@ -114,14 +124,15 @@ def leave1out(result: RMAResult) -> pd.DataFrame:
     return frame
 
 
-def cumul(result: RMAResult, order: ArrayLike | None = None, *,
+def cumul(result: Fit, order: ArrayLike | None = None, *,
           decreasing: bool = False) -> pd.DataFrame:
     """Cumulative meta-analysis: the model refitted to the first 1, 2, ..., k studies.
 
     Parameters
     ----------
-    result : RMAResult
-        A model without moderators from :func:`metakit.rma`.
+    result : RMAResult or PooledTablesResult
+        A model without moderators from :func:`metakit.rma`, or a Mantel-Haenszel or Peto
+        fit (metafor's ``cumul.rma.mh``/``.rma.peto``).
     order : array_like, optional
         One sort key per study (e.g. publication year or sample size); studies are added in
         increasing order of the key (ties keep their original order), as metafor's
@@ -145,7 +156,7 @@ def cumul(result: RMAResult, order: ArrayLike | None = None, *,
     ----------
     Lau, J., et al. (1992). NEJM, 327(4), 248-254.
     """
-    result = check_result("cumul", result, intercept_only=True)
+    result = check_result("cumul", result, intercept_only=True, tables=True)
     if order is None:
         idx = np.arange(result.k)
     else:
@@ -170,14 +181,14 @@ def cumul(result: RMAResult, order: ArrayLike | None = None, *,
     return frame
 
 
-def _refit_ordered(result: RMAResult, idx: NDArray[np.intp]) -> RMAResult | None:
+def _refit_ordered(result: Fit, idx: NDArray[np.intp]) -> Fit | None:
     # the fit does not depend on the order of the studies, only on which are included
     keep = np.zeros(result.k, bool)
     keep[idx] = True
     return _refit(result, keep)
 
 
-def _deletion(result: RMAResult) -> list[RMAResult | None]:
+def _deletion(result: Fit) -> list[Any]:
     fits = []
     for i in range(result.k):
         keep = np.ones(result.k, bool)
@@ -187,29 +198,31 @@ def _deletion(result: RMAResult) -> list[RMAResult | None]:
 
 
 def _s2w(fit: RMAResult) -> float:
-    """Hartung-Knapp scale factor of a fit (1 for z-tests), as metafor's ``s2w``."""
+    """Hartung-Knapp scale factor of a fit (1 for z-tests), as metafor's ``s2w``: from the
+    inverse-variance fit, whatever weights the coefficients use."""
     if fit.test != "knha":
         return 1.0
     w = 1 / (fit.vi + fit.tau2)
-    rss = float(np.sum(w * (fit.yi - fit.X @ fit.beta) ** 2))
+    beta = np.linalg.solve(fit.X.T @ (fit.X * w[:, None]), fit.X.T @ (w * fit.yi))
+    rss = float(np.sum(w * (fit.yi - fit.X @ beta) ** 2))
     return rss / (fit.k - fit.p) if rss > _EPS else 0.0
 
 
-def _hat(result: RMAResult) -> NDArray[np.float64]:
-    w = 1 / (result.vi + result.tau2)
-    XtWX_inv = np.linalg.inv(result.X.T @ (result.X * w[:, None]))
-    h = np.einsum("ij,jk,ik->i", result.X, XtWX_inv, result.X) * w
-    h[h > 1 - 10 * _EPS] = 1.0
-    return h
+def _hat_matrix(result: RMAResult) -> NDArray[np.float64]:
+    """``H = X (X'AX)⁻¹ X'A`` with the fit's weights ``A`` (metafor's ``hatvalues``)."""
+    a = result.model_weights()
+    X = result.X
+    return X @ np.linalg.solve(X.T @ (X * a[:, None]), (X * a[:, None]).T)
 
 
-def influence(result: RMAResult) -> pd.DataFrame:
+def influence(result: Fit) -> pd.DataFrame:
     """Outlier and influence diagnostics (metafor's ``influence(res)$inf`` and ``$dfbs``).
 
     Parameters
     ----------
-    result : RMAResult
-        A model from :func:`metakit.rma` (moderators allowed) with at least 2 studies.
+    result : RMAResult or PooledTablesResult
+        A model from :func:`metakit.rma` (moderators allowed) with at least 2 studies, or a
+        Mantel-Haenszel or Peto fit (see Notes).
 
     Returns
     -------
@@ -245,18 +258,31 @@ def influence(result: RMAResult) -> pd.DataFrame:
     Notes
     -----
     Deletions that cannot be fitted (e.g. a moderator becomes constant, or Hartung-Knapp with
-    too few studies) give NaN for that study, and it is not flagged.
+    too few studies) give NaN for that study, and it is not flagged. With user weights or an
+    unweighted model, ``hat``, ``dffits`` and the deleted variances use those weights, as
+    metafor.
+
+    For a Mantel-Haenszel or Peto fit metafor defines only the externally studentized
+    residuals and the weights (``rstudent.rma.mh``, ``weights.rma.mh``): the frame has
+    ``rstudent`` (``(yi - β(-i)) / sqrt(vi + τ²(-i) + Var β(-i))``, ``yi`` the study's
+    inverse-variance estimate, NaN for double-zero tables; τ² is 0 but for RevMan's random MH
+    model), ``estimate_del``, ``tau2_del``, ``q_del`` and ``weight`` (MH or Peto weights in
+    percent).
 
     References
     ----------
     Viechtbauer, W., & Cheung, M. W.-L. (2010). Research Synthesis Methods, 1(2), 112-125.
     Belsley, D. A., Kuh, E., & Welsch, R. E. (1980). Regression Diagnostics. Wiley.
     """
-    result = check_result("influence", result, min_k=2)
+    result = check_result("influence", result, min_k=2, tables=True)
+    if isinstance(result, PooledTablesResult):
+        return _influence_tables(result)
     k, p, X = result.k, result.p, result.X
     beta, vb = result.beta, result.vb
     pred_full = X @ beta
-    hat = _hat(result)
+    H = _hat_matrix(result)
+    hat = np.diag(H).copy()
+    hat[hat > 1 - 10 * _EPS] = 1.0
     vb_inv = np.linalg.inv(vb)
     det_full = np.linalg.det(vb)
     cols = {name: np.full(k, np.nan) for name in
@@ -272,10 +298,10 @@ def influence(result: RMAResult) -> pd.DataFrame:
         cols["tau2_del"][i] = tau2_del
         cols["q_del"][i] = fit.q
         with np.errstate(divide="ignore", invalid="ignore"):
-            cols["dffits"][i] = (pred_full[i] - delpred) / np.sqrt(
-                s2w * hat[i] * (tau2_del + result.vi[i]))
-            w_del = 1 / (result.vi + tau2_del)
-            vb_del = np.linalg.inv(X.T @ (X * w_del[:, None]))
+            spread = (hat[i] * (tau2_del + result.vi[i]) if result.standard_weights
+                      else float(np.sum(H[i] ** 2 * (tau2_del + result.vi))))
+            cols["dffits"][i] = (pred_full[i] - delpred) / np.sqrt(s2w * spread)
+            vb_del = sandwich(X, result.model_weights(tau2_del), result.vi + tau2_del)
             dfb = beta - fit.beta
             dfbs[i] = dfb / np.sqrt(s2w * np.diag(vb_del))
             cols["cook_d"][i] = float(dfb @ vb_inv @ dfb)
@@ -296,6 +322,30 @@ def influence(result: RMAResult) -> pd.DataFrame:
                    | (frame["hat"] > 3 * p / k)
                    | (np.abs(dfbs) > 1).any(axis=1))
     frame["influential"] = flagged.fillna(False).astype(bool)
+    return frame
+
+
+def _influence_tables(result: PooledTablesResult) -> pd.DataFrame:
+    """rstudent and weights of a Mantel-Haenszel or Peto fit (metafor's ``rstudent.rma.mh``,
+    ``rstudent.rma.peto``)."""
+    measure = "PETO" if result.method == "Peto" else result.measure
+    yi_kept, vi_kept, informative = study_estimates(measure, *result.tables.T)
+    yi, vi = np.full(result.k, np.nan), np.full(result.k, np.nan)
+    yi[informative], vi[informative] = yi_kept, vi_kept
+    cols = {name: np.full(result.k, np.nan) for name in
+            ("rstudent", "estimate_del", "tau2_del", "q_del")}
+    for i, fit in enumerate(_deletion(result)):
+        if fit is None:
+            continue
+        resid = yi[i] - fit.estimate
+        if abs(resid) < 100 * _EPS:
+            resid = 0.0
+        cols["rstudent"][i] = resid / np.sqrt(vi[i] + fit.tau2 + fit.se**2)
+        cols["estimate_del"][i] = fit.estimate
+        cols["tau2_del"][i] = fit.tau2
+        cols["q_del"][i] = fit.q
+    frame = pd.DataFrame(cols, index=pd.Index(list(result.slab), name="study"))
+    frame["weight"] = result.weights
     return frame
 
 
