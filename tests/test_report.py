@@ -166,3 +166,76 @@ def test_sources_and_provenance_of_a_review():
 
 def test_install_outside_ipython_is_harmless():
     assert fmt.install() is None
+
+
+# ------------------------------------------------------------------------------ findings summary
+REVIEW = {"title": "A review", "citation": "Doe J. A paper. J 2025.", "doi": "10.1/x<y",
+          "design": "meta-analysis", "studies": "5 trials", "software": "RevMan 5.4",
+          "seed": "seed.txt"}
+
+
+def _findings_results() -> pd.DataFrame:
+    table = ResultsTable("demo")
+    table.add(analysis_id="ok", outcome="pain", verdict="reproduced", estimate=1.0)
+    table.add(analysis_id="flip", outcome="pain", verdict="new", estimate=0.5, ci_low=0.2,
+              ci_high=1.3, note="REML-HK; statistical significance changes from the authors' model")
+    table.add(analysis_id="dev", outcome="pain", verdict="deviates", note="rule picks fixed")
+    table.add(analysis_id="cond", outcome="MELD", subgroup="2 weeks", verdict="inconsistent",
+              published_estimate="-0.27", published_ci_low="-0.59", published_ci_high="-0.05",
+              assumption="df = k - 1", note="I2 needs 11 df")
+    table.add(analysis_id="disc", outcome="ALT", verdict="discrepant", estimate=2.345,
+              ci_low=1.0, ci_high=3.0, published_estimate="2.1", published_ci_low="1.0",
+              published_ci_high="3.0", note="a study entered twice")
+    table.add(analysis_id="firm", outcome="AST", verdict="inconsistent", note="CI not symmetric")
+    return table.frame()
+
+
+def test_findings_order_numbers_and_links():
+    from metakit.workbook.summary import findings
+
+    out = findings(_findings_results(), REVIEW).html
+    order = [out.index(f'href="#result-{a}"') for a in ("firm", "cond", "disc", "dev", "flip")]
+    assert order == sorted(order)
+    assert 'href="#result-ok"' not in out
+    assert 'href="https://doi.org/10.1/x&lt;y"' in out
+    assert "printed 2.1 (1.0 to 3.0); re-derived 2.3 (1.0 to 3.0)" in out
+    assert "printed -0.27 (-0.59 to -0.05)" in out and "Assumes: df = k - 1." in out
+    assert "estimate 0.50 (0.20 to 1.30)" in out
+    assert "Of <strong>5</strong> printed results, <strong>2</strong> could be re-derived" in out
+    assert "<strong>3</strong> could only be audited" in out and "adds 1 analyses" in out
+    assert out.index('id="findings-summary"') < out.index("<svg")
+    # the chart: one bar per tally key, with the words a reader sees
+    assert out.count("<rect") == 8 and "inconsistent (conditional) 1" in out
+    # the links land on the results table's rows
+    table_html = verdict_table(_findings_results()).html
+    for anchor in re.findall(r'href="#(result-[^"]+)"', out):
+        assert f'<tr id="{anchor}">' in table_html
+
+
+def test_findings_limit_and_nothing_found():
+    from metakit.workbook.summary import findings
+
+    frame = _findings_results()
+    out = findings(frame, REVIEW, limit=2).html
+    assert out.count("<li>") == 2 and "… and 3 more in the results table." in out
+    calm = findings(frame[frame["verdict"] == "reproduced"], REVIEW).html
+    assert "No contradiction, discrepancy or deviation was found." in calm
+
+
+def test_findings_read_the_dossier_and_reject_bad_input(tmp_path):
+    from metakit.workbook.summary import findings, load_review_yaml
+
+    assert load_review_yaml("por")["doi"] == "10.1186/s13287-025-04278-6"
+    assert "Intra-ovarian menstrual-blood MSCs" in findings(_findings_results(), "por").html
+    with pytest.raises(ValueError, match="lacks 'doi'"):
+        findings(_findings_results(), {k: v for k, v in REVIEW.items() if k != "doi"})
+    bad = tmp_path / "review.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ValueError, match="not a mapping"):
+        load_review_yaml(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_review_yaml(tmp_path / "none.yaml")
+    with pytest.raises(ValueError, match="verdict"):
+        findings(pd.DataFrame({"analysis_id": ["a"]}), REVIEW)
+    with pytest.raises(ValueError, match="verdict 'maybe'"):
+        findings(pd.DataFrame({"analysis_id": ["a"], "verdict": ["maybe"]}), REVIEW)

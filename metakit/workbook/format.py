@@ -224,6 +224,17 @@ def note_html(note: object, fold: int = NOTE_FOLD) -> str:
             f"{html.escape(body[cut:].lstrip())}</details>")
 
 
+def anchor_ids(values: Iterable[object], prefix: str = "result-") -> list[str]:
+    """Element ids ``<prefix><value>``, a repeated value suffixed ``-2``, ``-3`` ... (unique)."""
+    seen: dict[str, int] = {}
+    out = []
+    for value in values:
+        key = text(value)
+        seen[key] = seen.get(key, 0) + 1
+        out.append(f"{prefix}{key}" + ("" if seen[key] == 1 else f"-{seen[key]}"))
+    return out
+
+
 @dataclass(frozen=True)
 class Table:
     """A formatted table: shows itself in notebooks and reports (``_repr_html_``).

@@ -16,6 +16,7 @@ from metakit.publish.provenance import file_checksums, git_commit, package_versi
 from metakit.workbook.contract import tally
 from metakit.workbook.format import (
     Table,
+    anchor_ids,
     decimals_of,
     is_missing,
     number,
@@ -85,7 +86,7 @@ def verdict_table(results: ResultsTable | pd.DataFrame, columns: Sequence[str] |
     """
     frame = results.frame() if isinstance(results, ResultsTable) else results
     frame = frame.reset_index(drop=True)
-    ids = [f"result-{a}" for a in _unique(frame["analysis_id"].astype(str))]
+    ids = anchor_ids(frame["analysis_id"])
     order = list(dict.fromkeys(frame["outcome"].fillna("")))
     position = frame["outcome"].fillna("").map({o: i for i, o in enumerate(order)})
     frame = frame.iloc[position.argsort(kind="stable")]
@@ -126,18 +127,10 @@ def verdict_table(results: ResultsTable | pd.DataFrame, columns: Sequence[str] |
     shown = pd.DataFrame(rows, columns=["outcome", "verdict", "assumption", "result", "k",
                                         "published", "re-derived", "note"])
     shown["k"] = pd.to_numeric(shown["k"], errors="coerce")
+    empty = [c for c in ("k", "published", "re-derived", "note") if shown[c].map(is_missing).all()]
+    shown = shown.drop(columns=empty)
     return table(shown, group="outcome", row_ids=ids, html_columns=("result",),
                  numeric=("published", "re-derived"))
-
-
-def _unique(values: pd.Series) -> list[str]:
-    """The values, a repeated one suffixed ``-2``, ``-3`` ... so that ids stay unique."""
-    seen: dict[str, int] = {}
-    out = []
-    for value in values:
-        seen[value] = seen.get(value, 0) + 1
-        out.append(value if seen[value] == 1 else f"{value}-{seen[value]}")
-    return out
 
 
 def provenance(data_dir: str | Path, parameters: Mapping[str, Any]) -> pd.DataFrame:
