@@ -29,6 +29,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,17 +94,22 @@ def is_missing(value: object) -> bool:
         return True
 
 
+_PRINTED_NUMBER = re.compile(r"^[-+\u2212\u2013]?(\d*)(?:\.(\d+))?%?$")
+
+
 def decimals_of(printed: object) -> int | None:
-    """Number of decimals of a printed number (``"0.40"`` -> 2), ``None`` if not a number."""
+    """Number of decimals of a printed number (``"0.40"`` -> 2, ``"44.0%"`` -> 1), ``None``
+    for a bound (``"<0.001"``) or anything that is not a plain decimal number.
+
+    Only the standard library is used, so that the index (written without numpy) can call it;
+    the rounding interval of a printed number is :class:`metakit.audit.Printed`'s job.
+    """
     if is_missing(printed) or not isinstance(printed, str):
         return None
-    from metakit.audit import Printed
-
-    try:
-        decimals = Printed.parse(printed).decimals
-    except ValueError:
+    match = _PRINTED_NUMBER.match(printed.strip().replace(" ", ""))
+    if not match or not (match.group(1) or match.group(2)):
         return None
-    return None if decimals is None else max(decimals, 0)
+    return len(match.group(2) or "")
 
 
 def number(value: float, decimals: int) -> str:

@@ -22,7 +22,7 @@ outcome, with numbers).
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +146,22 @@ def _shorten(note: str, limit: int = LINE_CHARS) -> str:
     return note[:cut if cut > 0 else limit].rstrip(" ,;:") + " …"
 
 
-def finding_line(record: Mapping[str, Any], anchor: str) -> str:
-    """One finding as an HTML list item: badge, what, numbers, the note's start, a link."""
+def rank(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Positions of the rows that are findings, most important first (firm contradictions,
+    conditional ones, discrepancies, deviations, significance flips; then table order)."""
+    kinds = [kind(record) for record in records]
+    return [i for _, i in sorted((_ORDER.index(k), i) for i, k in enumerate(kinds)
+                                 if k is not None)]
+
+
+def finding_line(record: Mapping[str, Any], href: str, chars: int = LINE_CHARS) -> str:
+    """One finding as an HTML list item: badge, what, numbers, the note's start, a link to
+    ``href`` (its results-table row); the note is cut at a word to ``chars`` characters."""
     what = text(record.get("outcome")) or text(record.get("analysis_id"))
     if not is_missing(record.get("subgroup")) and text(record["subgroup"]) != "overall":
         what += f", {text(record['subgroup'])}"
     numbers = _numbers(record)
-    note = _shorten(text(record.get("note")))
+    note = _shorten(text(record.get("note")), chars)
     assumption = text(record.get("assumption"))
     pieces = [verdict_badge(record.get("verdict"), assumption),
               f"<strong>{html.escape(what)}</strong>"]
@@ -163,7 +172,7 @@ def finding_line(record: Mapping[str, Any], anchor: str) -> str:
         line += f". {html.escape(note)}"
     if assumption:
         line += f" <em>Assumes: {html.escape(_shorten(assumption, 120))}.</em>"
-    return f'<li>{line} <a href="#{html.escape(anchor)}">row</a></li>'
+    return f'<li>{line} <a href="{html.escape(href)}">row</a></li>'
 
 
 def verdict_chart(counts: Mapping[str, int], width: int = 360) -> str:
@@ -234,21 +243,20 @@ def findings(results: Any, review: str | Path | Mapping[str, Any], *, limit: int
     records = _records(results)
     counts = tally(records)
     anchors = anchor_ids(r.get("analysis_id") for r in records)
-    ranked = sorted(((_ORDER.index(k), i) for i, k in enumerate(kind(r) for r in records)
-                     if k is not None))
+    ranked = rank(records)
     doi = text(meta["doi"])
     paper = (f"<p>{html.escape(text(meta['citation']))} "
              f'<a href="https://doi.org/{html.escape(doi)}">doi:{html.escape(doi)}</a>. '
              f"{html.escape(text(meta['design']).capitalize())}; "
              f"{html.escape(text(meta['studies']))}; {html.escape(text(meta['software']))}.</p>")
     sections, shown, current = [], 0, None
-    for order, i in ranked[:limit]:
-        if _ORDER[order] != current:
+    for i in ranked[:limit]:
+        if kind(records[i]) != current:
             if current is not None:
                 sections.append("</ul>")
-            current = _ORDER[order]
+            current = kind(records[i])
             sections.append(f"<h3>{_HEADINGS[current]}</h3><ul>")
-        sections.append(finding_line(records[i], anchors[i]))
+        sections.append(finding_line(records[i], f"#{anchors[i]}"))
         shown += 1
     if sections:
         sections.append("</ul>")
@@ -265,4 +273,4 @@ def findings(results: Any, review: str | Path | Mapping[str, Any], *, limit: int
 
 
 __all__ = ["FLIP_MARKER", "REVIEW_KEYS", "finding_line", "findings", "kind", "load_review_yaml",
-           "verdict_chart"]
+           "rank", "verdict_chart"]
