@@ -117,7 +117,8 @@ def _index_row(review: str, record: Outcome | None, out: Path, root: Path) -> st
     cells = [
         f'<td class="review"><strong>{html.escape(_title(root, review))}</strong><br>'
         f'<span class="mk-slug">{html.escape(review)}</span></td>',
-        f'<td class="status"><span class="status-{status}">{STATUS_LABELS[status]}</span>{when}</td>',
+        f'<td class="status"><span class="status-{status}">{STATUS_LABELS[status]}</span>'
+        f"{when}</td>",
         *(f'<td class="n">{counts.get(key, "")}</td>' for key in TALLY),
         f'<td class="finding">{finding}{error}</td>',
         f'<td class="links">{prefix}{"<br>".join(links)}</td>',

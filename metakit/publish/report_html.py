@@ -1,6 +1,9 @@
 """HTML of one report: an executed notebook through nbconvert, with a table of contents.
 
-Self-contained: figures are embedded as data URIs and no external script is referenced.
+Self-contained: figures are embedded as data URIs and no external script is referenced. A
+figure's alternative text comes from its output metadata (``alt``, set by every
+:mod:`metakit.plots` figure), and its display size from ``width``/``height`` (figures are
+rendered at twice that resolution).
 """
 
 from __future__ import annotations
@@ -32,8 +35,20 @@ nav.metakit-toc li.toc-h3 { margin-left: 1.2em; }
 footer.metakit-provenance table { border-collapse: collapse; margin-bottom: 0.5em; }
 footer.metakit-provenance td, footer.metakit-provenance th { padding: 2px 8px;
   border-bottom: 1px solid #eee; text-align: left; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
 </style>
 {% endblock extra_css %}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alt = output | get_metadata('alt', 'image/png') -%}
+{%- if alt %} alt="{{ alt | escape_html }}"{% endif -%}
+{%- set width = output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif -%}
+{%- set height = output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height="{{ height | escape_html }}"{% endif %}>
+</div>
+{% endblock data_png %}
 {% block body_header %}{{ super() }}
 """ + _TOC_MARK + """
 {% endblock body_header %}

@@ -59,20 +59,22 @@ P_COLUMNS = frozenset({"p", "p_value", "pval", "q_pval", "qm_pval", "q_between_p
 TAU2_COLUMNS = frozenset({"tau2", "tau²", "τ²", "tau2_reml", "tau^2"})
 
 CSS = """
-.mk-table { border-collapse: collapse; width: 100%; max-width: 100%; table-layout: auto;
+table.mk-table { border-collapse: collapse; width: 100%; max-width: 100%; table-layout: auto;
   font-size: 13px; line-height: 1.35; margin: 0.5em 0 1em; }
-.mk-table caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 0.4em; }
-.mk-table th, .mk-table td { padding: 3px 7px; border-bottom: 1px solid #ddd; text-align: left;
-  vertical-align: top; overflow-wrap: anywhere; }
-.mk-table thead th { border-bottom: 2px solid #555; vertical-align: bottom; background: #fff; }
-.mk-table td.mk-num, .mk-table th.mk-num { text-align: right; white-space: nowrap;
+table.mk-table caption { caption-side: top; text-align: left; font-weight: 600;
+  padding: 0 0 0.4em; }
+table.mk-table th, table.mk-table td { padding: 3px 7px; border-bottom: 1px solid #ddd;
+  text-align: left; vertical-align: top; overflow-wrap: anywhere; white-space: normal;
+  max-width: none; }
+table.mk-table thead th { border-bottom: 2px solid #555; vertical-align: bottom; background: #fff; }
+table.mk-table td.mk-num, table.mk-table th.mk-num { text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums; overflow-wrap: normal; }
-.mk-table td.mk-note { min-width: 16em; }
-.mk-table tr.mk-group th { background: #f3f3f3; border-bottom: 1px solid #bbb; font-weight: 600;
-  padding-top: 6px; }
-.mk-table details summary { cursor: pointer; }
-.mk-table .mk-sub { color: #555; font-size: 92%; }
-.mk-table tr:target td { outline: 2px solid #444; }
+table.mk-table td.mk-note { min-width: 16em; }
+table.mk-table tr.mk-group th { background: #f3f3f3; border-bottom: 1px solid #bbb;
+  font-weight: 600; padding-top: 6px; }
+table.mk-table details summary { cursor: pointer; }
+table.mk-table .mk-sub { color: #555; font-size: 92%; }
+table.mk-table tr:target td { outline: 2px solid #444; }
 .mk-verdict { display: inline-block; padding: 1px 6px; border-radius: 3px; font-weight: 600;
   white-space: nowrap; font-size: 92%; }
 """ + "".join(
