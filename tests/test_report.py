@@ -239,3 +239,51 @@ def test_findings_read_the_dossier_and_reject_bad_input(tmp_path):
         findings(pd.DataFrame({"analysis_id": ["a"]}), REVIEW)
     with pytest.raises(ValueError, match="verdict 'maybe'"):
         findings(pd.DataFrame({"analysis_id": ["a"], "verdict": ["maybe"]}), REVIEW)
+
+
+def test_page_title_is_plain_text():
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from metakit.publish.report_html import title_of
+
+    notebook = new_notebook(cells=[new_markdown_cell("# MSCs for *non-union* (`nonunion`)")])
+    assert title_of(notebook, "nonunion") == "MSCs for non-union (nonunion)"
+    assert title_of(new_notebook(), "x") == "metakit: x"
+
+
+# ------------------------------------------------------------------------------ the index
+def test_index_front_page(tmp_path):
+    import subprocess
+    import sys
+
+    from metakit.publish.build import Outcome
+    from metakit.publish.index import index_html
+    from metakit.workbook.contract import VERDICTS
+
+    root, out = tmp_path / "project", tmp_path / "out"
+    (root / "data" / "iua").mkdir(parents=True)
+    (root / "data" / "iua" / "review.yaml").write_text(
+        "title: MSCs for <adhesions>\ncitation: c\ndoi: d\ndesign: meta-analysis\n"
+        "studies: s\nsoftware: RevMan\nseed: x\n")
+    _findings_results().assign(review="iua").to_csv(tmp_path / "r.csv", index=False)
+    (out / "iua").mkdir(parents=True)
+    (out / "iua" / "results.csv").write_text((tmp_path / "r.csv").read_text())
+    (out / "iua" / "iua.html").write_text("<html></html>")
+    record = Outcome("iua", "ok", 12.5, "2026-12-01T09:13:00+00:00", counts={})
+    page = index_html(("iua", "por"), {"iua": record}, out, "abc", "today", root=root)
+    row = re.search(r'<tr id="review-iua">(.*?)</tr>', page, flags=re.S).group(1)
+    assert "MSCs for &lt;adhesions&gt;" in row                      # the title, escaped
+    assert re.findall(r'<td class="n">(\d*)</td>', row) == ["1", "1", "0", "1", "1", "1", "0",
+                                                             "1"]
+    assert 'href="iua/iua.html#result-firm"' in row                 # the top finding
+    assert 'href="iua/results.csv"' in row and 'href="../project/data/iua/"' in row
+    assert page.count("not built") == 1                             # por
+    for definition in VERDICTS.values():
+        assert html.escape(definition) in page
+    assert "CONTRACTS.md" not in page and "DESIGN.md" not in page
+    (root / "CONTRACTS.md").write_text("# contracts\n")
+    assert 'href="../project/CONTRACTS.md"' in index_html(("iua",), {}, out, None, "t", root=root)
+    assert page.count("abc") == 1                                   # the commit, once
+    code = "import sys, metakit.publish.index; print('pandas' in sys.modules, 'scipy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]

@@ -120,10 +120,11 @@ def render_report(notebook: Any, footer: str, with_code: bool) -> str:
 
 
 def title_of(notebook: Any, review: str) -> str:
-    """The first level-1 markdown heading of a notebook, else ``metakit: <review>``."""
+    """The first level-1 markdown heading of a notebook (as plain text, without Markdown's
+    backticks and asterisks), else ``metakit: <review>``."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             match = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
             if match:
-                return match.group(1).strip()
+                return re.sub(r"[`*]", "", match.group(1)).strip()
     return f"metakit: {review}"
