@@ -287,3 +287,16 @@ def test_index_front_page(tmp_path):
     code = "import sys, metakit.publish.index; print('pandas' in sys.modules, 'scipy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_fit_table_has_no_raw_values():
+    from metakit import rma
+
+    fit = rma([0.1, 0.9, -0.4, 1.6, 0.2], [0.02, 0.03, 0.02, 0.05, 0.04], method="DL")
+    out = fmt.fit_table(fit)
+    text = visible(out.html)
+    for raw in RAW:
+        assert raw not in text, raw
+    assert "Random-effects model (k = 5; method: DL; test: z)" in text
+    assert re.search(r"Q\(4 df\) = \d+\.\d\d, p (< 0\.0001|= 0\.\d+)", text)
+    assert "coefficient" in text and "intrcpt" in text

@@ -373,8 +373,33 @@ def table(frame: Any, *, verdict: str | None = "verdict", group: str | None = No
     return Table(markup, shown.loc[:, columns])
 
 
+def fit_table(fit: Any) -> Table:
+    """A fitted model (:class:`metakit.engine.models.RMAResult`) as a formatted table: the
+    model and heterogeneity in one line, then the coefficients (no ``nan``, no exponents)."""
+    kind = "Equal-effects model" if fit.is_fixed else "Random-effects model"
+    parts = [f"{kind} (k = {fit.k}; method: {fit.method}; test: {fit.test})"]
+    if not fit.is_fixed:
+        lo, hi = fit.tau2_ci
+        parts.append(f"\u03c4\u00b2 = {text(fit.tau2, kind='tau2')} ({fit.level:g}% CI "
+                     f"{text(lo, kind='tau2')} to {text(hi, kind='tau2')})")
+    parts.append(f"I\u00b2 = {number(fit.i2, 1)}%, H\u00b2 = {number(fit.h2, 2)}")
+    parts.append(f"Q({fit.q_df} df) = {number(fit.q, 2)}, p {_p_phrase(fit.q_pval)}")
+    if getattr(fit, "is_regression", False):
+        parts.append(f"QM = {number(fit.qm, 2)}, p {_p_phrase(fit.qm_pval)}; "
+                     f"R\u00b2 = {number(fit.r2, 1)}%")
+    frame = fit.summary_frame()
+    frame.index.name = "coefficient"
+    return table(frame, verdict=None, caption="; ".join(parts))
+
+
+def _p_phrase(p: float) -> str:
+    shown = p_value(p)
+    return shown if shown.startswith("<") else f"= {shown}"
+
+
 def install() -> None:
-    """Show every pandas DataFrame and Series of this IPython session through :func:`table`.
+    """Show every pandas DataFrame and Series (and every fitted model, :func:`fit_table`) of
+    this IPython session through :func:`table`.
 
     Call once at the top of a notebook; afterwards a bare ``frame`` in a cell is formatted like
     every other table (no NaN, no index, no ``dtype:`` footer). Does nothing outside IPython.
@@ -391,3 +416,5 @@ def install() -> None:
     formatter = shell.display_formatter.formatters["text/html"]
     formatter.for_type(pd.DataFrame, lambda frame: table(frame).html)
     formatter.for_type(pd.Series, lambda series: table(series).html)
+    formatter.for_type_by_name("metakit.engine.models", "RMAResult",
+                               lambda fit: fit_table(fit).html)
