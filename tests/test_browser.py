@@ -39,7 +39,12 @@ pytestmark = [
 WIDTH = 1400
 CONSOLE = re.compile(r":CONSOLE[(:]")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-RAW = re.compile(r"\bNaN\b|\bNone\b|<NA>|dtype:|e-0\d")
+RAW = re.compile(r"\bNaN\b|\bnan\b|<NA>|dtype:|\de-0\d|[=:(\[,]\s*None\b|\bNone\s*[,)\]]"
+                 r"|^\s*None\s*$", flags=re.M)
+"""Raw values: NaN, ``<NA>``, a pandas footer, scientific notation, Python's None in a value's
+place. The word "None" alone is prose ("None of the studies ...") or a GRADE judgement as a
+paper prints it, so it counts only where a value stands (``= None``, ``[None,``, a cell of its
+own)."""
 NO_ALT = "No description has been provided for this image"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]

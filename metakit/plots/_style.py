@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -118,9 +119,27 @@ def describe(fig: Figure, alt: str) -> Figure:
     return fig
 
 
+def _register_with_ipython() -> None:
+    """Make IPython display a :class:`NotebookFigure` through its own ``_repr_png_``.
+
+    The inline backend registers a PNG printer for every matplotlib ``Figure``, which would take
+    precedence over ``_repr_png_`` (and drop the 2x size and the alt text); a printer registered
+    for the subclass is found first.
+    """
+    shell = None
+    if "IPython" in sys.modules:
+        shell = sys.modules["IPython"].get_ipython()
+    if shell is None or getattr(shell, "_metakit_figures", False):
+        return
+    shell.display_formatter.formatters["image/png"].for_type(
+        NotebookFigure, lambda fig: fig._repr_png_())
+    shell._metakit_figures = True
+
+
 def new_figure(width: float, height: float) -> Figure:
     """A figure not registered with pyplot (no global state, no double display in notebooks)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    _register_with_ipython()
     fig = NotebookFigure(figsize=(width, height))
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")
