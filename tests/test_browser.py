@@ -180,7 +180,18 @@ def reader_build(repo_build, tmp_path_factory):
     return out, built
 
 
-REVIEWS = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
+PYPLOT = "draws a figure with pyplot (no alt text); plots.* figures carry one"
+REVIEWS = (
+    pytest.param("iua", marks=pytest.mark.xfail(strict=True, reason=(
+        "notebook prints an RMAResult as text ('SE = nan', 'p = 2.34e-05'); displaying the fit "
+        "goes through format.fit_table"))),
+    pytest.param("por", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
+    "nonunion",
+    pytest.param("cirrhosis", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
+    pytest.param("ovarian", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
+)
+"""Strict xfails: each names what today's notebook still does; it fails once the notebook is
+fixed, so the mark must then go."""
 
 
 def test_index_reads_well(repo_build, tmp_path):

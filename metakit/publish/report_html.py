@@ -96,7 +96,8 @@ def toc_html(page: str) -> str:
         f'<li class="toc-h{level}"><a href="#{html.escape(anchor)}">{html.escape(text)}</a></li>'
         for level, anchor, text in parser.headings)
     items += '<li class="toc-h2"><a href="#provenance">Provenance of this report</a></li>'
-    return f'<nav id="toc" class="metakit-toc"><strong>Contents</strong><ul>{items}</ul></nav>'
+    return (f'<nav id="toc" class="metakit-toc"><details><summary><strong>Contents</strong>'
+            f"</summary><ul>{items}</ul></details></nav>")
 
 
 def render_report(notebook: Any, footer: str, with_code: bool) -> str:
