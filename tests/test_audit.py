@@ -316,7 +316,7 @@ def test_audit_styler_escapes_and_colours() -> None:
     html = audit.audit_styler([audit.p_from_ci("1.0", "0.5", "1.5", "<0.001"),
                                audit.p_from_ci("−0.27", "−0.59", "−0.05", "0.10")]).to_html()
     assert "&lt;0.001" in html and "<0.001" not in html
-    assert "#f8d7da" in html and "#d1e7dd" in html
+    assert "mk-v-inconsistent" in html and "mk-v-consistent" in html   # one badge per verdict
 
 
 @pytest.mark.parametrize("module", ["counts", "estimates", "heterogeneity", "pooling", "rules"])

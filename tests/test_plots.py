@@ -398,12 +398,119 @@ def test_snapshot(name, make, tmp_path):
     assert result is None, result
 
 
-def test_figures_display_in_notebooks_without_pyplot():
+def test_figures_display_in_notebooks_without_pyplot_at_2x_with_alt_text():
     from metakit import rma
     from metakit.plots import forest
 
-    fig = forest(rma([0.1, 0.3, -0.2], [0.04, 0.05, 0.06], measure="OR", slab=["A", "B", "C"]))
-    assert fig._repr_png_().startswith(b"\x89PNG")
+    fig = forest(rma([0.1, 0.3, -0.2], [0.04, 0.05, 0.06], measure="OR", slab=["A", "B", "C"]),
+                 title="Fig. 2")
+    png, meta = fig._repr_png_()
+    assert png.startswith(b"\x89PNG")
+    pixels = int.from_bytes(png[16:20], "big")
+    assert meta["width"] == round(pixels / 2)          # shown at half its pixel width
+    assert abs(meta["width"] - 96 * fig.get_figwidth()) < 0.1 * 96 * fig.get_figwidth()
+    assert meta["alt"].startswith("Forest plot: Fig. 2. 3 rows, Odds Ratio, IV, Random")
+    assert "Total (95% CI): " in meta["alt"] and "Heterogeneity: Tau²" in meta["alt"]
+
+
+def test_every_figure_says_what_it_shows():
+    res = fit(8, "OR")
+    yi, vi, slab = data(12)
+    reg = rma(yi, vi, mods=np.linspace(20, 70, 12), mod_names=["age"], measure="RR", slab=slab)
+    scores = pd.DataFrame({"Total": [9, 6]}, index=["A", "B"])
+    alts = {
+        "funnel": plots.funnel(res).alt,
+        "rob": plots.rob_traffic_light(robins(3)).alt,
+        "summary": plots.rob_summary(robins(3)).alt,
+        "bubble": plots.bubble(reg, "age").alt,
+        "baujat": plots.baujat_plot([1.0, 3.0], [0.1, 0.2], labels=["p", "q"]).alt,
+        "prisma": plots.prisma(PRISMA).alt,
+        "scores": plots.score_table(scores, "NOS").alt,
+        "loo": plots.loo_forest(pd.DataFrame({"estimate": [0.1, 0.2], "ci_low": [-0.1, 0.0],
+                                              "ci_high": [0.3, 0.4]}, index=["a", "b"]),
+                                overall=fit(2)).alt,
+    }
+    assert alts["funnel"].startswith("Funnel plot. 8 studies, Odds Ratio (log scale) against")
+    assert "significance contours at 0.9, 0.95, 0.99" in alts["funnel"]
+    assert alts["rob"].startswith("ROBINS-I traffic-light plot. 3 studies by 8 domains;")
+    assert "3 studies per judgement in each of 8 domains" in alts["summary"]
+    assert alts["bubble"].startswith("Bubble plot. Risk Ratio of 12 studies against age")
+    assert "slope = " in alts["bubble"] and "P = " in alts["bubble"]
+    assert alts["baujat"].endswith("the largest contribution is q.")
+    assert "records identified from databases and registers 1,234" in alts["prisma"]
+    assert alts["scores"] == "NOS quality scores. A: Total 9; B: Total 6."
+    assert alts["loo"].startswith("Leave-one-out forest plot. 2 rows")
+    for name, alt in alts.items():
+        assert "nan" not in alt.lower().split() and "e-0" not in alt, name
+
+
+def test_bubble_p_value_never_in_scientific_notation():
+    x = np.linspace(0, 10, 12)
+    yi = 0.5 * x + np.random.default_rng(1).normal(0, 0.05, 12)
+    reg = rma(yi, np.full(12, 0.01), mods=x, mod_names=["dose"])
+    assert "P < 0.00001" in plots.bubble(reg, "dose").axes[0].get_title(loc="right")
+
+
+def test_single_arm_means_have_no_null_line_and_no_test_against_zero():
+    yi = np.array([6.5, 8.0, 3.9, 10.4, 4.0])
+    res = rma(yi, np.full(5, 0.2), method="EE", slab=list("ABCDE"))
+    fig = plots.forest(res, null=None, favours=("control", "MSC"))
+    labels = texts(fig)
+    assert gid(fig, "null-line") == []
+    assert not any(t.startswith("Test for overall effect") for t in labels)
+    assert "Favours MSC" not in labels
+    lo, hi = fig.axes[0].get_xlim()
+    assert 0 < lo <= 3.9 - 1 and 10.4 + 1 <= hi < 20      # the data's range, not -50 to 50
+    with pytest.raises(ValueError, match="null"):
+        plots.forest(res, null="zero")
+
+
+def test_favours_follow_one_convention_and_the_null_line_skips_text_rows():
+    yi, vi, slab = data(9)
+    groups = ["A" if i % 3 else "B" for i in range(9)]
+    sr = subgroup(yi, vi, groups, measure="RR", slab=slab)
+    fig = plots.forest(sr, favours=("standard care", "Favours MSC"))
+    labels = texts(fig)
+    assert {"Favours standard care", "Favours MSC"} <= set(labels)
+    (null,) = gid(fig, "null-line")
+    segments = null.get_segments()
+    assert len(segments) == 3                  # subgroup A, subgroup B, the total: three runs
+    ax = fig.axes[0]
+    text_rows = [t.get_position()[1] for t in ax.texts if t.get_text().startswith("Hetero")]
+    for y in text_rows:
+        assert not any(min(s[:, 1]) < y < max(s[:, 1]) for s in segments)
+
+
+def test_arm_columns_as_revman_prints_them():
+    cols = plots.arm_columns(ai=[3, 4], n1i=[20, 21], ci=[1, 2.0], n2i=[20, 22])
+    assert cols == {"MSC\nEvents": ["3", "4"], "MSC\nTotal": ["20", "21"],
+                    "Control\nEvents": ["1", "2"], "Control\nTotal": ["20", "22"]}
+    cont = plots.arm_columns(m1i=[3.3], sd1i=[0.9], n1i=[12], m2i=[-4.6], sd2i=[1.5], n2i=[10],
+                             labels=("MSC", "Autograft"))
+    assert cont["Autograft\nMean"] == ["\u22124.6"] and cont["MSC\nSD"] == ["0.9"]
+    res = fit(2, "RR")
+    labels = texts(plots.forest(res, columns=cols))
+    assert "MSC\nEvents" in labels and "22" in labels
+    with pytest.raises(ValueError, match="arm_columns"):
+        plots.arm_columns(ai=[1], n1i=[2])
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.arm_columns(ai=[1, 2], n1i=[2, 3], ci=[1], n2i=[2])
+
+
+def test_prisma_shows_every_count_the_data_have():
+    fig = plots.prisma({**PRISMA, "sought": 63, "not_retrieved": 0, "participants": 233},
+                       {"No control group": 20},
+                       sources={"MEDLINE": 308, "Embase": 443},
+                       screening_exclusions={"not relevant": 800, "animal models": 50})
+    labels = "\n".join(texts(fig))
+    for expected in ("MEDLINE (n = 308)", "Embase (n = 443)", "not relevant (n = 800)",
+                     "Reports sought for retrieval\n(n = 63)", "Reports not retrieved\n(n = 0)",
+                     "Participants (n = 233)"):
+        assert expected in labels, expected
+    boxes = [a for a in fig.axes[0].patches if str(a.get_gid()).startswith("prisma-")]
+    assert len(boxes) == 9
+    with pytest.raises(ValueError, match="sources.*'PubMed'"):
+        plots.prisma(PRISMA, sources={"PubMed": -1})
 
 
 def test_funnel_of_transformed_proportions_names_the_scale():

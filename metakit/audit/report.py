@@ -10,10 +10,9 @@ import pandas as pd
 from metakit.audit._core import VERDICTS, Check, fmt
 
 if TYPE_CHECKING:
-    from pandas.io.formats.style import Styler
+    from metakit.workbook.format import Table
 
 COLUMNS = ("label", "name", "inputs", "recomputed", "verdict", "explanation")
-_COLOURS = {"inconsistent": "#f8d7da", "not_checkable": "#fff3cd", "consistent": "#d1e7dd"}
 
 
 def audit_table(checks: Iterable[Check]) -> pd.DataFrame:
@@ -55,10 +54,11 @@ def audit_table(checks: Iterable[Check]) -> pd.DataFrame:
     return table.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
-def audit_styler(checks: Iterable[Check]) -> Styler:
-    """Render :func:`audit_table` as a pandas Styler, each row coloured by its verdict.
+def audit_styler(checks: Iterable[Check]) -> Table:
+    """Render :func:`audit_table` through the report formatting layer, verdict first.
 
-    Cell text is HTML-escaped, so printed numbers such as ``<0.001`` display as written.
+    Cell text is HTML-escaped, so printed numbers such as ``<0.001`` display as written; long
+    explanations fold into ``<details>``.
 
     Parameters
     ----------
@@ -67,13 +67,18 @@ def audit_styler(checks: Iterable[Check]) -> Styler:
 
     Returns
     -------
-    pandas.io.formats.style.Styler
-        Red rows for ``inconsistent``, amber for ``not_checkable``, green for ``consistent``.
+    metakit.workbook.format.Table
+        Shows itself in notebooks and reports; each verdict is a badge in the colour every
+        report uses (red ``inconsistent``, grey ``not checkable``, blue ``consistent``).
+
+    Notes
+    -----
+    The formatting layer lives in :mod:`metakit.workbook.format`; it is imported when this
+    function is called, so that the audit layer itself does not depend on the workbook.
     """
-    table = audit_table(checks)
+    from metakit.workbook.format import table, tally_badge
 
-    def colour(row: pd.Series) -> list[str]:
-        return [f"background-color: {_COLOURS[row['verdict']]}"] * len(row)
-
-    return (table.style.apply(colour, axis=1).format(escape="html").hide(axis="index")
-            .set_properties(**{"text-align": "left", "vertical-align": "top"}))
+    frame = audit_table(checks)
+    frame["verdict"] = [tally_badge(v) for v in frame["verdict"]]
+    shown = frame[["verdict", *(c for c in COLUMNS if c != "verdict")]]
+    return table(shown, verdict=None, html_columns=("verdict",), notes=("explanation", "inputs"))

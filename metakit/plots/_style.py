@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -83,18 +84,62 @@ def styled(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class NotebookFigure(Figure):
-    """A figure that displays itself in Jupyter (``_repr_png_``) without going through pyplot."""
+DISPLAY_DPI = 96
+"""CSS pixels per inch of a figure in a report (its size on screen)."""
 
-    def _repr_png_(self) -> bytes:
+RESOLUTION = 2
+"""Pixels per CSS pixel of a figure's PNG (2x: sharp on high-density screens and in print)."""
+
+
+class NotebookFigure(Figure):
+    """A figure that displays itself in Jupyter (``_repr_png_``) without going through pyplot.
+
+    Its PNG is rendered at :data:`RESOLUTION` times :data:`DISPLAY_DPI` and shown at its size in
+    inches, and it carries its alternative text (``alt``) in the output's metadata, which the
+    report template writes into the ``<img alt>`` attribute.
+    """
+
+    alt: str = ""
+
+    def _repr_png_(self) -> tuple[bytes, dict[str, Any]]:
         buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-        return buffer.getvalue()
+        self.savefig(buffer, format="png", dpi=DISPLAY_DPI * RESOLUTION, bbox_inches="tight")
+        png = buffer.getvalue()
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        metadata: dict[str, Any] = {"width": round(width / RESOLUTION),
+                                    "height": round(height / RESOLUTION)}
+        if self.alt:
+            metadata["alt"] = self.alt
+        return png, metadata
+
+
+def describe(fig: Figure, alt: str) -> Figure:
+    """Attach ``alt`` (what the figure shows, in words) to ``fig`` and return it."""
+    fig.alt = " ".join(str(alt).split())  # type: ignore[attr-defined]
+    return fig
+
+
+def _register_with_ipython() -> None:
+    """Make IPython display a :class:`NotebookFigure` through its own ``_repr_png_``.
+
+    The inline backend registers a PNG printer for every matplotlib ``Figure``, which would take
+    precedence over ``_repr_png_`` (and drop the 2x size and the alt text); a printer registered
+    for the subclass is found first.
+    """
+    shell = None
+    if "IPython" in sys.modules:
+        shell = sys.modules["IPython"].get_ipython()
+    if shell is None or getattr(shell, "_metakit_figures", False):
+        return
+    shell.display_formatter.formatters["image/png"].for_type(
+        NotebookFigure, lambda fig: fig._repr_png_())
+    shell._metakit_figures = True
 
 
 def new_figure(width: float, height: float) -> Figure:
     """A figure not registered with pyplot (no global state, no double display in notebooks)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    _register_with_ipython()
     fig = NotebookFigure(figsize=(width, height))
     FigureCanvasAgg(fig)
     fig.patch.set_facecolor("white")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from metakit.plots._style import SQUARE, new_figure, require_nonempty, styled
+from metakit.plots._style import SQUARE, describe, new_figure, require_nonempty, styled
 
 
 @styled
@@ -82,4 +82,7 @@ def baujat_plot(frame_or_x: pd.DataFrame | Sequence[float], y: Sequence[float] |
     ax.margins(x=0.12, y=0.1)
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
-    return fig
+    top = labels[int(np.argmax(x))]
+    return describe(fig, f"Baujat plot{': ' + title if title else ''}. {x.size} studies by "
+                         f"contribution to heterogeneity (x) and influence on the pooled result "
+                         f"(y); the largest contribution is {top}.")

@@ -16,7 +16,15 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from metakit.plots._style import INK, SQUARE, new_figure, require_nonempty, styled
+from metakit.plots._style import (
+    INK,
+    SQUARE,
+    describe,
+    fmt_p,
+    new_figure,
+    require_nonempty,
+    styled,
+)
 from metakit.plots.forest import MEASURE_NAMES, RATIO
 
 
@@ -113,6 +121,8 @@ def bubble(result: Any, moderator: int | str = 0, *, labels: bool = False,
     ax.margins(x=0.06)
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
-    p = result.pval[j]
-    ax.set_title(f"slope = {result.beta[j]:.3f} (p = {p:.3g})", loc="right", fontsize=7)
-    return fig
+    slope = f"slope = {result.beta[j]:.3f} ({fmt_p(result.pval[j])})"
+    ax.set_title(slope, loc="right", fontsize=7)
+    return describe(fig, f"Bubble plot{': ' + title if title else ''}. {name} of {result.k} "
+                         f"studies against {ax.get_xlabel()}, bubble area by weight, with the "
+                         f"fitted meta-regression line and its confidence band; {slope}.")

@@ -33,6 +33,7 @@ from metakit.plots._style import (
     PI_COLOUR,
     SQUARE,
     fmt_p,
+    describe,
     n_lines,
     new_figure,
     require_nonempty,
@@ -75,6 +76,7 @@ class _Scale:
     null: float | None
     digits: int
     percent: bool = False
+    proportion: bool = False
 
     def fmt(self, value: float) -> str:
         if not np.isfinite(value):
@@ -152,6 +154,87 @@ def _effect_text(fit: Any) -> str:
     stat = "t" if getattr(fit, "test", "z") == "knha" else "Z"
     df = f"(df = {fit.k - 1}) " if stat == "t" else ""
     return f"Test for overall effect: {stat} = {abs(fit.zval):.2f} {df}({fmt_p(fit.pval)})"
+
+
+def _alt(kind: str, title: str | None, rows: list[_Row], effect_header: str,
+         foot: list[str]) -> str:
+    """What a forest plot shows, in words: its alternative text."""
+    studies = sum(r.kind == "study" for r in rows)
+    groups = sum(r.kind == "subtotal" for r in rows)
+    parts = [f"{kind}{': ' + title if title else ''}.",
+             f"{studies} rows" + (f" in {groups} subgroups" if groups else "") + ", "
+             + effect_header.replace("\n", ", ") + "."]
+    overall = [r for r in rows if r.kind == "overall"]
+    if overall:
+        parts.append(f"{overall[0].label}: {overall[0].effect}.")
+    parts += [f"{line}." for line in foot]
+    return " ".join(parts)
+
+
+def arm_columns(*, labels: tuple[str, str] = ("MSC", "Control"), ai: Any = None,
+                n1i: Any = None, ci: Any = None, n2i: Any = None, m1i: Any = None,
+                sd1i: Any = None, m2i: Any = None, sd2i: Any = None,
+                decimals: int = 1) -> dict[str, list[str]]:
+    """Per-arm columns for :func:`forest` as RevMan prints them.
+
+    Dichotomous data (``ai, n1i, ci, n2i``): ``Events`` and ``Total`` of each arm; continuous
+    data (``m1i, sd1i, n1i, m2i, sd2i, n2i``): ``Mean``, ``SD`` and ``Total`` of each arm.
+
+    Parameters
+    ----------
+    labels : (str, str), default ("MSC", "Control")
+        Names of the experimental and the control arm (column headers).
+    ai, n1i, ci, n2i : array_like, optional
+        Events and totals of the two arms.
+    m1i, sd1i, m2i, sd2i : array_like, optional
+        Means and SDs of the two arms (with ``n1i``, ``n2i``).
+    decimals : int, default 1
+        Decimals of means and SDs.
+
+    Returns
+    -------
+    dict
+        Header (``"MSC\nEvents"`` ...) -> one text per study, ready for ``forest(columns=)``.
+
+    Raises
+    ------
+    ValueError
+        If neither a complete dichotomous nor a complete continuous set is given, or the
+        columns differ in length.
+
+    References
+    ----------
+    The Cochrane Collaboration (2020). Review Manager (RevMan) 5.4 user guide: forest plots.
+    """
+    def values(name: str, data: Any) -> list[Any]:
+        out = list(np.asarray(data, dtype=float))
+        if not out:
+            raise ValueError(f"{name}: no studies")
+        return out
+
+    def count(x: float) -> str:
+        return "" if not np.isfinite(x) else str(int(round(x)))
+
+    def real(x: float) -> str:
+        return "" if not np.isfinite(x) else f"{x:.{decimals}f}".replace("-", "\u2212")
+
+    first, second = labels
+    if all(a is not None for a in (m1i, sd1i, n1i, m2i, sd2i, n2i)):
+        spec = [(first, "Mean", "m1i", m1i, real), (first, "SD", "sd1i", sd1i, real),
+                (first, "Total", "n1i", n1i, count), (second, "Mean", "m2i", m2i, real),
+                (second, "SD", "sd2i", sd2i, real), (second, "Total", "n2i", n2i, count)]
+    elif all(a is not None for a in (ai, n1i, ci, n2i)):
+        spec = [(first, "Events", "ai", ai, count), (first, "Total", "n1i", n1i, count),
+                (second, "Events", "ci", ci, count), (second, "Total", "n2i", n2i, count)]
+    else:
+        raise ValueError("arm_columns: give ai, n1i, ci, n2i (events) or m1i, sd1i, n1i, m2i, "
+                         "sd2i, n2i (means)")
+    columns = {f"{arm}\n{what}": [show(x) for x in values(name, data)]
+               for arm, what, name, data, show in spec}
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"arm_columns: the columns differ in length ({sorted(lengths)})")
+    return columns
 
 
 def _columns(columns: Any, k: int) -> tuple[list[str], list[list[str]]]:
@@ -242,11 +325,16 @@ def _axis(rows: list[_Row], scale: _Scale,
             step = _nice((hi - lo) / 4)
             ticks = list(np.arange(math.ceil(lo / step) * step, hi + step / 2, step))
         return (lo, hi), ticks
-    if scale.null is None:                       # proportions: from 0 up
+    if scale.null is None and scale.proportion:  # proportions: from 0 up
         top = max(full) if full else 1.0
         hi = min(1.0, _nice(top * 1.02)) if top <= 1 else _nice(top)
         step = _nice(hi / 5)
         return (-0.02 * hi, hi), list(np.arange(0, hi + step / 2, step))
+    if scale.null is None:                       # no null (single-arm means): the data's range
+        lo, hi = (min(core), max(core)) if core else (0.0, 1.0)
+        step = _nice(max(hi - lo, 1e-9) / 4)
+        lo, hi = math.floor(lo / step) * step, math.ceil(hi / step) * step
+        return (lo, hi), list(np.arange(lo, hi + step / 2, step))
     null = math.log10(scale.null) if scale.log else scale.null
     half_core = max([abs(v - null) for v in core] + [1e-12])
     half_full = max([abs(v - null) for v in full] + [1e-12])
@@ -331,7 +419,7 @@ def _draw(rows: list[_Row], foot: list[str], *, scale: _Scale, label_header: str
         ax.set_xscale("log")
     (xmin, xmax), ticks = _axis(rows, scale, xlim)
     ax.set_xlim(xmin, xmax)
-    if scale.null is None and xlim is None:
+    if scale.proportion and xlim is None:
         ax.spines["bottom"].set_bounds(0.0, xmax)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -381,12 +469,18 @@ def _draw(rows: list[_Row], foot: list[str], *, scale: _Scale, label_header: str
             ax.text(effect_x, i, row.effect, transform=row_tf, ha="right", va="center",
                     fontweight="bold" if bold else "normal", clip_on=False)
 
-    # ---- null line over the data rows
-    data_rows = [i for i, r in enumerate(rows) if r.kind in ("study", "subtotal", "overall",
-                                                             "pi")]
-    if scale.null is not None and data_rows:
-        ax.vlines(scale.null, min(data_rows) - 0.5, max(data_rows) + 0.5, color=INK,
-                  linewidth=0.7, zorder=1, gid="null-line")
+    # ---- null line over each run of data rows, never through a text row
+    runs: list[list[int]] = []
+    for i, r in enumerate(rows):
+        if r.kind in ("study", "subtotal", "overall", "pi"):
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    if scale.null is not None and runs:
+        ax.vlines([scale.null] * len(runs), [run[0] - 0.5 for run in runs],
+                  [run[-1] + 0.5 for run in runs], color=INK, linewidth=0.7, zorder=1,
+                  gid="null-line")
 
     # ---- studies: CI lines, arrows, squares
     studies = [(i, r) for i, r in enumerate(rows) if r.kind == "study"]
@@ -434,6 +528,7 @@ def _draw(rows: list[_Row], foot: list[str], *, scale: _Scale, label_header: str
         base = blended_transform_factory(ax.transData, ax.transAxes)
         ref = scale.null if scale.null is not None else (xmin + xmax) / 2
         for text, dx, ha in ((favours[0], -5, "right"), (favours[1], 5, "left")):
+            text = text if text.lower().startswith("favours") else f"Favours {text}"
             ax.annotate(text, xy=(ref, 0), xycoords=base, xytext=(dx, -19),
                         textcoords="offset points", ha=ha, va="top", fontsize=FONT_SIZE)
     if xlabel:
@@ -452,7 +547,8 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
            back_transform: bool = True, title: str | None = None,
            label_header: str = "Study or Subgroup", digits: int = 2,
            xlim: tuple[float, float] | None = None, plot_width: float = 2.6,
-           percent: bool = False, show_weights: bool = True) -> Figure:
+           percent: bool = False, show_weights: bool = True,
+           null: float | None | str = "auto", alt: str | None = None) -> Figure:
     """Forest plot in the RevMan 5 layout.
 
     Left: study labels and optional extra text columns; middle: squares (area proportional to
@@ -482,7 +578,9 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
     xlabel : str, optional
         Axis label under the favours labels. Default: none.
     favours : (str, str) or None, default ("Favours control", "Favours MSC")
-        Labels left and right of the null line. Not drawn for proportions.
+        What the left and the right of the null line favour, in RevMan's one convention
+        "Favours A | Favours B": a bare arm name ``"MSC"`` is shown as ``"Favours MSC"``.
+        Not drawn for proportions or without a null line.
     back_transform : bool, default True
         Ratios on a log axis labelled on the ratio scale; ``PFT``/``PLO`` proportions on a
         linear 0-1 axis. ``False`` plots the model scale (log ratios, transformed proportions).
@@ -502,6 +600,14 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
         Proportions as percentages.
     show_weights : bool, default True
         Show the weight column.
+    null : float, None or "auto"
+        The value of no effect: ``"auto"`` is 1 for ratios, 0 for differences and none for
+        proportions. ``None`` (single-arm means, e.g. months to union) draws no null line, no
+        favours labels and no test for the overall effect (a test against zero means nothing
+        there), and fits the axis to the data.
+    alt : str, optional
+        Alternative text of the figure in reports; default: a description of what it shows
+        (title, measure, model, studies, pooled estimate, heterogeneity).
 
     Returns
     -------
@@ -531,13 +637,15 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
     is_prop = measure in PROPORTION or prop is not None
     back = bool(back_transform)
     log = back and measure in RATIO
-    if is_prop and back:
-        null = None
-    elif log:
-        null = 1.0
-    else:
-        null = 0.0
-    scale = _Scale(log=log, null=null, digits=digits, percent=percent and is_prop and back)
+    if isinstance(null, str):
+        if null != "auto":
+            raise ValueError(f"null: expected a number, None or 'auto', got {null!r}")
+        null = None if (is_prop and back) else (1.0 if log else 0.0)
+    elif null is not None:
+        null = float(null)
+    scale = _Scale(log=log, null=null, digits=digits, percent=percent and is_prop and back,
+                   proportion=is_prop and back)
+    test_effect = null is not None
     if columns is None and prop is not None:
         columns = {"Events": list(np.asarray(prop.xi).astype(int)),
                    "Total": list(np.asarray(prop.ni).astype(int))}
@@ -586,14 +694,15 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
             rows += summary_rows(sub_fit, sub_prop if back else None, f"Subtotal ({level_txt})",
                                  "subtotal", float(weights[members].sum()), False)
             rows.append(_Row("text", _het_text(sub_fit)))
-            rows.append(_Row("text", _effect_text(sub_fit)))
+            if test_effect:
+                rows.append(_Row("text", _effect_text(sub_fit)))
             rows.append(_Row("blank"))
     else:
         rows += [study_row(i) for i in range(k)]
         rows.append(_Row("blank"))
     rows += summary_rows(fit, prop if back else None, f"Total ({level_txt})", "overall", 100.0,
                          show_pi and not fit.is_fixed)
-    foot += [_het_text(fit), _effect_text(fit)]
+    foot += [_het_text(fit)] + ([_effect_text(fit)] if test_effect else [])
     if subgroup_results is not None:
         sr = subgroup_results
         if hasattr(sr, "q_between"):
@@ -605,10 +714,11 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
         i2 = max(0.0, 100 * (qb - df) / qb) if qb > 0 else 0.0
         foot.append(f"Test for subgroup differences: Chi\u00b2 = {qb:.2f}, df = {df} "
                     f"({fmt_p(p)}), I\u00b2 = {i2:.1f}%")
-    return _draw(rows, foot, scale=scale, label_header=label_header, col_headers=col_headers,
-                 weight_header="Weight" if show_weights else None, effect_header=effect_header,
-                 favours=None if (is_prop and back) else favours, xlabel=xlabel, title=title,
-                 xlim=xlim, plot_width=plot_width)
+    fig = _draw(rows, foot, scale=scale, label_header=label_header, col_headers=col_headers,
+                weight_header="Weight" if show_weights else None, effect_header=effect_header,
+                favours=None if null is None else favours, xlabel=xlabel, title=title,
+                xlim=xlim, plot_width=plot_width)
+    return describe(fig, alt or _alt("Forest plot", title, rows, effect_header, foot))
 
 
 def loo_forest(frame: pd.DataFrame, overall: Any = None, *, back_transform: bool = True,
@@ -658,7 +768,8 @@ def loo_forest(frame: pd.DataFrame, overall: Any = None, *, back_transform: bool
     back = bool(back_transform) and measure is not None
     log = back and measure in RATIO
     is_prop = measure in PROPORTION and back
-    scale = _Scale(log=log, null=None if is_prop else (1.0 if log else 0.0), digits=digits)
+    scale = _Scale(log=log, null=None if is_prop else (1.0 if log else 0.0), digits=digits,
+                   proportion=is_prop)
 
     def bt(x: float) -> float:
         if not back:
@@ -681,7 +792,9 @@ def loo_forest(frame: pd.DataFrame, overall: Any = None, *, back_transform: bool
     name = MEASURE_NAMES.get(measure or "", "Estimate")
     if measure in RATIO and not back:
         name = f"log {name}"
-    return _draw(rows, foot, scale=scale, label_header=label_header,
-                 col_headers=["I\u00b2"] if show else [], weight_header=None,
-                 effect_header=f"{name}\n(study omitted)", favours=favours, xlabel=xlabel,
-                 title=title, xlim=xlim, plot_width=plot_width)
+    fig = _draw(rows, foot, scale=scale, label_header=label_header,
+                col_headers=["I\u00b2"] if show else [], weight_header=None,
+                effect_header=f"{name}\n(study omitted)", favours=favours, xlabel=xlabel,
+                title=title, xlim=xlim, plot_width=plot_width)
+    return describe(fig, _alt("Leave-one-out forest plot", title, rows,
+                              f"{name} with each study omitted in turn", foot))

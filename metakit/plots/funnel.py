@@ -23,7 +23,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from scipy import stats
 
-from metakit.plots._style import INK, new_figure, require_nonempty, styled
+from metakit.plots._style import INK, describe, new_figure, require_nonempty, styled
 from metakit.plots.forest import MEASURE_NAMES, RATIO, _unwrap
 
 #: Shades from the innermost (non-significant) region outwards, as metafor's defaults.
@@ -186,4 +186,12 @@ def funnel(result: Any, *, contours: Sequence[float] | None = (0.90, 0.95, 0.99)
     if legend:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0),
                   borderaxespad=0, handlelength=1.4, fontsize=7)
-    return fig
+    extra = []
+    if levels:
+        extra.append("significance contours at " + ", ".join(f"{c:g}" for c in levels))
+    if fy.size:
+        extra.append(f"{fy.size} studies imputed by trim-and-fill (open circles)")
+    return describe(fig, f"Funnel plot{': ' + title if title else ''}. {len(yi)} studies, "
+                         f"{ax.get_xlabel()} against its standard error (larger studies at the "
+                         f"top), with the pooled estimate and its pseudo 95% confidence "
+                         f"region" + "".join(f"; {e}" for e in extra) + ".")

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from metakit.plots._style import INK, new_figure, styled, text_width
+from metakit.plots._style import INK, describe, new_figure, styled, text_width
 
 #: Accepted keys of ``counts`` and the box each fills.
 KEYS = {
@@ -30,13 +30,39 @@ KEYS = {
     "full_text_assessed": "Reports assessed for eligibility (full text)",
     "excluded_full_text": "Reports excluded after full-text assessment",
     "included": "Studies included in review",
+    "sought": "Reports sought for retrieval",
+    "not_retrieved": "Reports not retrieved",
+    "participants": "Participants in the included studies",
 }
+OPTIONAL = ("sought", "not_retrieved", "participants")
+"""Keys drawn only when given (the PRISMA 2020 boxes a review may not report)."""
 PHASE = "#C9DDF0"
 LINE_H = 0.155
 
 
 def _n(value: Any) -> str:
     return "n = not reported" if value is None else f"n = {int(value):,}"
+
+
+def _reasons(name: str, mapping: Any) -> dict[str, int]:
+    """A mapping label -> count, validated (``ValueError`` naming ``name`` and the label)."""
+    reasons: dict[str, int] = {}
+    if mapping is None:
+        return reasons
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"{name}: expected a mapping label -> number of records")  # noqa: TRY004
+    for reason, value in mapping.items():
+        if value is None or isinstance(value, bool) or not float(value).is_integer() \
+                or value < 0:
+            raise ValueError(f"{name}: count for {reason!r} must be a non-negative "
+                             f"whole number, got {value!r}")
+        reasons[str(reason)] = int(value)
+    return reasons
+
+
+def _lines(mapping: Mapping[str, int], width: int) -> str:
+    return "".join("\n" + _wrap(f"\u2022 {r} (n = {v:,})", width - 2).replace("\n", "\n   ")
+                   for r, v in mapping.items())
 
 
 def _check(counts: Any, exclusions: Any) -> tuple[dict[str, int | None], dict[str, int]]:
@@ -54,16 +80,7 @@ def _check(counts: Any, exclusions: Any) -> tuple[dict[str, int | None], dict[st
         if isinstance(value, bool) or not float(value).is_integer() or value < 0:
             raise ValueError(f"counts: {key!r} must be a non-negative whole number, got {value!r}")
         clean[key] = int(value)
-    reasons: dict[str, int] = {}
-    if exclusions is not None:
-        if not isinstance(exclusions, Mapping):
-            raise ValueError("exclusions: expected a mapping reason -> number of reports")
-        for reason, value in exclusions.items():
-            if value is None or isinstance(value, bool) or not float(value).is_integer() \
-                    or value < 0:
-                raise ValueError(f"exclusions: count for {reason!r} must be a non-negative "
-                                 f"whole number, got {value!r}")
-            reasons[str(reason)] = int(value)
+    reasons = _reasons("exclusions", exclusions)
     if all(v is None for v in clean.values()) and not reasons:
         raise ValueError("counts: no counts given (empty data); nothing to draw")
     return clean, reasons
@@ -75,6 +92,8 @@ def _wrap(text: str, width: int) -> str:
 
 @styled
 def prisma(counts: Mapping[str, int | None], exclusions: Mapping[str, int] | None = None, *,
+           sources: Mapping[str, int] | None = None,
+           screening_exclusions: Mapping[str, int] | None = None,
            title: str | None = None, width: float = 7.0) -> Figure:
     """PRISMA 2020 flow diagram (new review; databases and registers only).
 
@@ -89,12 +108,20 @@ def prisma(counts: Mapping[str, int | None], exclusions: Mapping[str, int] | Non
         - ``excluded_screening``: records excluded at screening;
         - ``full_text_assessed``: reports assessed for eligibility (full text);
         - ``excluded_full_text``: reports excluded after full-text assessment;
-        - ``included``: studies included in the review.
+        - ``included``: studies included in the review;
+        - ``sought``, ``not_retrieved``: reports sought for retrieval and not retrieved (the
+          row is drawn only when one of them is given);
+        - ``participants``: participants of the included studies (shown under them).
 
         A missing key or ``None`` prints "n = not reported"; nothing is derived from the other
         counts, so an inconsistency in a paper stays visible.
     exclusions : mapping of str to int, optional
         Full-text exclusion reasons and their counts, listed in the side box.
+    sources : mapping of str to int, optional
+        Records per database or register (``{"MEDLINE": 308, ...}``), listed under the
+        identified records.
+    screening_exclusions : mapping of str to int, optional
+        Reasons for excluding records at title and abstract, with their counts.
     title : str, optional
     width : float, default 7.0
         Figure width in inches.
@@ -108,25 +135,31 @@ def prisma(counts: Mapping[str, int | None], exclusions: Mapping[str, int] | Non
     Page et al. (2021), BMJ 372:n71; Haddaway et al. (2022), Campbell Syst Rev 18:e1230.
     """
     c, reasons = _check(counts, exclusions)
+    per_source = _reasons("sources", sources)
+    screening = _reasons("screening_exclusions", screening_exclusions)
     main_w, side_w = 0.46 * (width - 0.75), 0.42 * (width - 0.75)
     main_x = 0.55
     side_x = width - 0.1 - side_w
     chars_main, chars_side = int(main_w * 15), int(side_w * 15)
-    side3 = f"Reports excluded ({_n(c['excluded_full_text'])})"
-    if reasons:
-        side3 += "".join("\n" + _wrap(f"\u2022 {r} (n = {v:,})", chars_side - 2)
-                         .replace("\n", "\n   ") for r, v in reasons.items())
+    side3 = f"Reports excluded ({_n(c['excluded_full_text'])})" + _lines(reasons, chars_side)
+    included = f"Studies included in review\n({_n(c['included'])})"
+    if c["participants"] is not None:
+        included += f"\nParticipants ({_n(c['participants'])})"
     rows = [
         ("Identification",
-         f"Records identified from databases\nand registers\n({_n(c['identified'])})",
+         f"Records identified from databases\nand registers\n({_n(c['identified'])})"
+         + _lines(per_source, chars_main),
          (f"Records removed before screening:\nDuplicate records removed\n"
           f"({_n(c['duplicates_removed'])})")),
         ("Screening", f"Records screened\n({_n(c['screened'])})",
-         f"Records excluded\n({_n(c['excluded_screening'])})"),
+         f"Records excluded\n({_n(c['excluded_screening'])})" + _lines(screening, chars_side)),
         ("Screening", f"Reports assessed for eligibility\n({_n(c['full_text_assessed'])})",
          side3),
-        ("Included", f"Studies included in review\n({_n(c['included'])})", None),
+        ("Included", included, None),
     ]
+    if c["sought"] is not None or c["not_retrieved"] is not None:
+        rows.insert(2, ("Screening", f"Reports sought for retrieval\n({_n(c['sought'])})",
+                        f"Reports not retrieved\n({_n(c['not_retrieved'])})"))
     rows = [(ph, _wrap(m, chars_main), s if s is None else _wrap(s, chars_side))
             for ph, m, s in rows]
     heights = [max(m.count("\n") + 1, 0 if s is None else s.count("\n") + 1) * LINE_H + 0.22
@@ -181,4 +214,6 @@ def prisma(counts: Mapping[str, int | None], exclusions: Mapping[str, int] | Non
                 fontweight="bold")
     if title:
         ax.text(0.1, height - 0.1, title, ha="left", va="top", fontsize=9.5, fontweight="bold")
-    return fig
+    given = "; ".join(f"{KEYS[k].lower()} {v:,}" for k, v in c.items() if v is not None)
+    return describe(fig, f"PRISMA 2020 flow diagram{': ' + title if title else ''}. {given}"
+                         + "".join(f"; excluded: {r} {v:,}" for r, v in reasons.items()) + ".")

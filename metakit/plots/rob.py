@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 
 from metakit.plots._style import (
     ROB_COLOURS,
+    describe,
     new_figure,
     require_nonempty,
     styled,
@@ -80,6 +81,12 @@ def _normalise(judgements: Any, tool: str) -> pd.DataFrame:
                                  f"is not a {tool} judgement; expected one of {list(allowed)}")
             out.at[study, domain] = word
     return out
+
+
+def _tally_words(frame: pd.DataFrame) -> str:
+    """``"12 low, 3 serious"``: how often each judgement occurs in the whole table."""
+    counts = frame.stack().value_counts()
+    return ", ".join(f"{int(n)} {word}" for word, n in counts.items()) + " judgements"
 
 
 def _domain_headers(columns: list[str]) -> tuple[list[str], list[str]]:
@@ -177,7 +184,8 @@ def rob_traffic_light(judgements: pd.DataFrame, tool: str = "ROBINS-I", *,
     for r, line in enumerate(key):
         fig.text(0.1 / width, (key_h - 0.1 - 0.16 * r) / height, line, ha="left", va="center",
                  fontsize=7)
-    return fig
+    return describe(fig, f"{tool} traffic-light plot{': ' + title if title else ''}. "
+                         f"{n} studies by {m} domains; {_tally_words(frame)}.")
 
 
 @styled
@@ -235,7 +243,9 @@ def rob_summary(judgements: pd.DataFrame, tool: str = "ROBINS-I", *,
               ncol=len(TOOLS[tool]), handlelength=1.0, columnspacing=1.2)
     if title:
         ax.set_title(title, loc="left", fontweight="bold")
-    return fig
+    return describe(fig, f"{tool} summary plot{': ' + title if title else ''}. Share of "
+                         f"{len(frame)} studies per judgement in each of {m} domains; "
+                         f"{_tally_words(frame)}.")
 
 
 @styled
@@ -319,4 +329,7 @@ def score_table(scores: pd.DataFrame, scale: str = "NOS", *,
     if title:
         fig.text(0.1 / width, 1 - 0.08 / height, f"{title} ({scale})", ha="left", va="top",
                  fontsize=9.5, fontweight="bold")
-    return fig
+    shown = "; ".join(f"{s}: " + ", ".join(
+        f"{c} {'not reported' if not np.isfinite(values[i, j]) else f'{values[i, j]:g}'}"
+        for j, c in enumerate(scores.columns)) for i, s in enumerate(scores.index))
+    return describe(fig, f"{scale} quality scores{': ' + title if title else ''}. {shown}.")

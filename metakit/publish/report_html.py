@@ -1,6 +1,9 @@
 """HTML of one report: an executed notebook through nbconvert, with a table of contents.
 
-Self-contained: figures are embedded as data URIs and no external script is referenced.
+Self-contained: figures are embedded as data URIs and no external script is referenced. A
+figure's alternative text comes from its output metadata (``alt``, set by every
+:mod:`metakit.plots` figure), and its display size from ``width``/``height`` (figures are
+rendered at twice that resolution).
 """
 
 from __future__ import annotations
@@ -32,8 +35,20 @@ nav.metakit-toc li.toc-h3 { margin-left: 1.2em; }
 footer.metakit-provenance table { border-collapse: collapse; margin-bottom: 0.5em; }
 footer.metakit-provenance td, footer.metakit-provenance th { padding: 2px 8px;
   border-bottom: 1px solid #eee; text-align: left; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
 </style>
 {% endblock extra_css %}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- set alt = output | get_metadata('alt', 'image/png') -%}
+{%- if alt %} alt="{{ alt | escape_html }}"{% endif -%}
+{%- set width = output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif -%}
+{%- set height = output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height="{{ height | escape_html }}"{% endif %}>
+</div>
+{% endblock data_png %}
 {% block body_header %}{{ super() }}
 """ + _TOC_MARK + """
 {% endblock body_header %}
@@ -81,7 +96,8 @@ def toc_html(page: str) -> str:
         f'<li class="toc-h{level}"><a href="#{html.escape(anchor)}">{html.escape(text)}</a></li>'
         for level, anchor, text in parser.headings)
     items += '<li class="toc-h2"><a href="#provenance">Provenance of this report</a></li>'
-    return f'<nav id="toc" class="metakit-toc"><strong>Contents</strong><ul>{items}</ul></nav>'
+    return (f'<nav id="toc" class="metakit-toc"><details><summary><strong>Contents</strong>'
+            f"</summary><ul>{items}</ul></details></nav>")
 
 
 def render_report(notebook: Any, footer: str, with_code: bool) -> str:
@@ -105,10 +121,11 @@ def render_report(notebook: Any, footer: str, with_code: bool) -> str:
 
 
 def title_of(notebook: Any, review: str) -> str:
-    """The first level-1 markdown heading of a notebook, else ``metakit: <review>``."""
+    """The first level-1 markdown heading of a notebook (as plain text, without Markdown's
+    backticks and asterisks), else ``metakit: <review>``."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             match = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
             if match:
-                return match.group(1).strip()
+                return re.sub(r"[`*]", "", match.group(1)).strip()
     return f"metakit: {review}"

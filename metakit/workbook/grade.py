@@ -10,7 +10,6 @@ findings' tables and grading the certainty of the evidence. Cochrane Handbook, c
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,7 +83,7 @@ def grade_frame(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFram
 
 def grade_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
                 caption: str | None = "Summary of findings (GRADE)") -> Any:
-    """GRADE summary-of-findings table rendered as an HTML-escaped pandas Styler.
+    """GRADE summary-of-findings table, through the report formatting layer.
 
     Parameters
     ----------
@@ -95,8 +94,8 @@ def grade_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
 
     Returns
     -------
-    pandas.io.formats.style.Styler
-        Every cell is HTML-escaped; the index is hidden. ``styler.to_html()`` gives the table.
+    metakit.workbook.format.Table
+        Every cell is HTML-escaped; no index. ``.to_html()`` gives the table.
 
     Raises
     ------
@@ -107,18 +106,7 @@ def grade_table(rows: Sequence[Mapping[str, Any]] | pd.DataFrame, *,
     ----------
     Guyatt et al. (2008), BMJ 336:924-926; Cochrane Handbook, chapter 14.
     """
-    frame = grade_frame(rows)
-    styler = frame.style.format(escape="html").hide(axis="index")
-    if caption:
-        styler = styler.set_caption(html.escape(caption))
-    certainty_col = COLUMNS["certainty"]
-    styler = styler.set_table_styles([
-        {"selector": "", "props": "border-collapse: collapse; font-size: 0.9em;"},
-        {"selector": "caption", "props": "caption-side: top; font-weight: bold; "
-                                         "text-align: left; padding-bottom: 0.4em;"},
-        {"selector": "th", "props": "border-bottom: 2px solid #333; padding: 4px 8px; "
-                                    "text-align: left; vertical-align: bottom;"},
-        {"selector": "td", "props": "border-bottom: 1px solid #ccc; padding: 4px 8px; "
-                                    "vertical-align: top;"},
-    ]).set_properties(subset=[certainty_col], **{"white-space": "nowrap"})
-    return styler
+    from metakit.workbook.format import table
+
+    return table(grade_frame(rows), verdict=None, caption=caption or None,
+                 notes=("Effect (95% CI)",))
