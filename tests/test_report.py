@@ -227,8 +227,10 @@ def test_findings_read_the_dossier_and_reject_bad_input(tmp_path):
 
     assert load_review_yaml("por")["doi"] == "10.1186/s13287-025-04278-6"
     assert "Intra-ovarian menstrual-blood MSCs" in findings(_findings_results(), "por").html
-    with pytest.raises(ValueError, match="lacks 'doi'"):
-        findings(_findings_results(), {k: v for k, v in REVIEW.items() if k != "doi"})
+    with pytest.raises(ValueError, match="lacks 'citation'"):
+        findings(_findings_results(), {k: v for k, v in REVIEW.items() if k != "citation"})
+    no_doi = findings(_findings_results(), {k: v for k, v in REVIEW.items() if k != "doi"}).html
+    assert "doi.org" not in no_doi
     bad = tmp_path / "review.yaml"
     bad.write_text("- a list\n")
     with pytest.raises(ValueError, match="not a mapping"):

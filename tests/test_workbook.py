@@ -10,7 +10,7 @@ import pytest
 
 from metafor_reference import reference
 from metakit import audit
-from metakit.workbook import load_dossier, run
+from metakit.workbook import load_dossier, run, summary
 from metakit.workbook.dossier import DossierError
 
 BCG = Path(__file__).parent / "fixtures" / "bcg"
@@ -64,9 +64,12 @@ def test_robustness_rerun_is_reml_with_hartung_knapp(bcg):
 
 
 def test_findings_list_the_conclusion_that_changes(bcg):
-    findings = bcg.findings()
-    assert list(findings["kind"]) == ["robustness"]
-    assert findings["analysis_id"].iloc[0] == "rr_robust_latitude_lt_34"
+    records = bcg.frame().to_dict("records")
+    flagged = [r["analysis_id"] for r in records if summary.kind(r)]
+    assert flagged == ["rr_robust_latitude_lt_34"]
+    page = bcg.findings().html
+    assert "Conclusions that change under modern methods" in page
+    assert 'href="#result-rr_robust_latitude_lt_34"' in page
 
 
 def test_cross_checks_resolve_published_references(bcg):

@@ -5,8 +5,8 @@ dossier's ``options.robust_method``) and the Hartung-Knapp-Sidik-Jonkman adjustm
 prediction interval, overall and per subgroup, and its overall fit is re-run leaving out each
 study in turn under both models. A row is flagged where statistical significance against the null
 (OR 1, difference 0; single-arm means and proportions test no contrast) changes from the authors'
-model: those rows carry the marker :data:`SIGNIFICANCE_CHANGES` in their note, which the findings
-summary reads.
+model: those rows carry :data:`metakit.workbook.summary.FLIP_MARKER` in their note, which the
+findings summary reads.
 
 References
 ----------
@@ -29,12 +29,10 @@ import pandas as pd
 from metakit.engine.sensitivity import leave1out
 from metakit.workbook.analyses import Fitted, fit_analysis, new_row, slug
 from metakit.workbook.results import fit_summary
+from metakit.workbook.summary import FLIP_MARKER
 
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
-
-SIGNIFICANCE_CHANGES = "significance changes"
-"""Marker in the note of a robustness row whose conclusion differs from the authors' model."""
 
 COLUMNS = ("analysis_id", "group", "k", "authors", "robust", "prediction interval", "tau2",
            "significant (authors)", "significant (robust)", "conclusion changes")
@@ -106,7 +104,7 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
                 f"{low:.2f} to {high:.2f}", _model(fit_r).tau2, sig_a, sig_r, changes))))
             note = f"prediction interval {low:.2f} to {high:.2f}"
             if changes:
-                note += f"; {SIGNIFICANCE_CHANGES} from the authors' model"
+                note += f"; {FLIP_MARKER} from the authors' model"
             suffix = "_robust" + ("" if name == "overall" else "_" + slug(name))
             rows.append(new_row(context, robust, fit_r, suffix=suffix,
                                 subgroup_name="" if name == "overall" else name, note=note,
@@ -127,7 +125,7 @@ def _loo_rows(context: Context, authors: Fitted, robust: Fitted,
         estimates = np.exp(loo["estimate"]) if model.measure in ("OR", "RR", "HR") \
             else loo["estimate"]
         note = (f"estimates range {estimates.min():.2f} to {estimates.max():.2f}; "
-                + (f"{SIGNIFICANCE_CHANGES} without: {', '.join(flips)}" if flips
+                + (f"{FLIP_MARKER} without: {', '.join(flips)}" if flips
                    else "significance never changes" if null is not None
                    else "no null to test against"))
         row = context.results.row(

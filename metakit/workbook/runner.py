@@ -31,12 +31,13 @@ from pydantic import ValidationError
 from metakit import audit
 from metakit.audit import Check
 from metakit.workbook import analyses as kinds
+from metakit.workbook import format as formatting
+from metakit.workbook import summary
 from metakit.workbook import kinds as _registered  # noqa: F401  (registers the family kinds)
 from metakit.workbook.analyses import Fitted
 from metakit.workbook.crosschecks import run_checks
 from metakit.workbook.data import DATA_ROOT
 from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
-from metakit.workbook.findings import findings
 from metakit.workbook.report import sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
 from metakit.workbook.robustness import robustness_rows
@@ -181,9 +182,10 @@ class Review:
         """Every failed check, contradictions first."""
         return audit.audit_styler([c for c in self.all_checks() if c.verdict == "inconsistent"])
 
-    def findings(self) -> pd.DataFrame:
-        """What a reader should know first (:func:`metakit.workbook.findings.findings`)."""
-        return findings(self.frame())
+    def findings(self, limit: int = 12) -> Any:
+        """What a reader should know first: the paper, what could be re-derived, the verdict
+        counts and the findings that matter most (:func:`metakit.workbook.summary.findings`)."""
+        return summary.findings(self.frame(), self.dossier.meta.model_dump(), limit=limit)
 
     def counts(self) -> pd.Series:
         """Rows per verdict, contradictions firm and conditional apart."""
@@ -339,6 +341,7 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
         dossier = load_dossier(path if path.is_dir() else dossier_path(str(review), data_dir))
     if options:
         dossier = with_options(dossier, options)
+    formatting.install()
     context = Context(dossier, ResultsTable(dossier.meta.id))
     fitted = {}
     for analysis in dossier.analyses:

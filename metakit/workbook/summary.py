@@ -39,9 +39,9 @@ from metakit.workbook.format import (
     verdict_badge,
 )
 
-REVIEW_KEYS: tuple[str, ...] = ("title", "citation", "doi", "design", "studies", "software",
-                                "seed")
-"""Keys every ``review.yaml`` must have."""
+REVIEW_KEYS: tuple[str, ...] = ("title", "citation", "design")
+"""Keys of ``review.yaml`` the summary needs (``doi``, ``studies`` and ``software`` are shown when
+given; :class:`metakit.workbook.dossier.ReviewMeta` validates the whole file)."""
 
 FLIP_MARKER = "significance changes"
 """Text in a ``new`` row's note that marks a conclusion changing under modern methods."""
@@ -244,11 +244,14 @@ def findings(results: Any, review: str | Path | Mapping[str, Any], *, limit: int
     counts = tally(records)
     anchors = anchor_ids(r.get("analysis_id") for r in records)
     ranked = rank(records)
-    doi = text(meta["doi"])
-    paper = (f"<p>{html.escape(text(meta['citation']))} "
-             f'<a href="https://doi.org/{html.escape(doi)}">doi:{html.escape(doi)}</a>. '
-             f"{html.escape(text(meta['design']).capitalize())}; "
-             f"{html.escape(text(meta['studies']))}; {html.escape(text(meta['software']))}.</p>")
+    doi = text(meta.get("doi"))
+    link = (f' <a href="https://doi.org/{html.escape(doi)}">doi:{html.escape(doi)}</a>.'
+            if doi else "")
+    described = "; ".join(html.escape(text(meta.get(key))) for key in ("studies", "software")
+                          if not is_missing(meta.get(key)))
+    paper = (f"<p>{html.escape(text(meta['citation']))}{link} "
+             f"{html.escape(text(meta['design']).capitalize())}"
+             f"{'; ' + described if described else ''}.</p>")
     sections, shown, current = [], 0, None
     for i in ranked[:limit]:
         if kind(records[i]) != current:
