@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from metakit.plots._style import INK, PI_COLOUR, SQUARE, new_figure, styled
+from metakit.plots._style import INK, PI_COLOUR, SQUARE, describe, new_figure, styled
 
 _MARKERS = ("o", "s", "^")
 
@@ -69,4 +69,11 @@ def implied_pi_plot(curve: pd.DataFrame, marks: pd.DataFrame, printed: Mapping[s
     ax.set_title((title + "\n" if title else "") + f"prediction interval with {quantile}",
                  loc="left", fontsize=8.5)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6.5)
-    return fig
+    low, high = np.exp(curve["pi_low"].iloc[[0, -1]]), np.exp(curve["pi_high"].iloc[[0, -1]])
+    return describe(fig, (
+        f"{title + ': ' if title else ''}the {level:g}% prediction interval implied by the "
+        f"printed I² widens from {low.iloc[0]:.2f}-{high.iloc[0]:.2f} to {low.iloc[1]:.2f}-"
+        f"{high.iloc[1]:.2f} as the assumed within-study variance s² grows from "
+        f"{curve['s2'].iloc[0]:g} to {curve['s2'].iloc[-1]:g}; the printed estimate "
+        f"{printed['estimate']} and CI {printed['ci_low']} to {printed['ci_high']} are shaded, "
+        f"and s² below {floor:.3f} is ruled out by the largest study."))

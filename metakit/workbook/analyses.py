@@ -32,7 +32,7 @@ from metakit.engine.models import rma
 from metakit.engine.proportions import metaprop
 from metakit.engine.subgroups import subgroup
 from metakit.workbook.dossier import Analysis, DossierError
-from metakit.workbook.results import fit_summary, rounds_to
+from metakit.workbook.results import fit_summary, join_notes, rounds_to
 
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
@@ -234,8 +234,7 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
         for pid, fit in targets:
             row = context.published_row(pid)
             values = fit_summary(_fit_of(fitted, fit), scale=answer.scale)
-            note = "; ".join(p for p in (_heterogeneity_note(fit, row),
-                                         analysis.remarks.get(pid, "")) if p)
+            note = join_notes((_heterogeneity_note(fit, row), analysis.remarks.get(pid, "")))
             fitted.results.append(context.results.compare_row(
                 row, analysis=analysis.title, note=note, checks=context.rule_checks(pid),
                 **values))

@@ -52,6 +52,10 @@ VERDICT_COLOURS: dict[str, tuple[str, str]] = {
 NOTE_FOLD = 160
 """Notes longer than this many characters are folded into ``<details>``."""
 
+LONG_WORD = 24
+"""A text cell with a word longer than this (a DOI, a URL) may break inside words; other cells
+break only between words, so short headers and labels stay whole."""
+
 P_COLUMNS = frozenset({"p", "p_value", "pval", "q_pval", "qm_pval", "q_between_pval",
                        "p-value", "p value"})
 """Column names holding p-values (also any name ending in ``_pval`` or `` p``)."""
@@ -63,11 +67,14 @@ table.mk-table { border-collapse: collapse; width: 100%; max-width: 100%; table-
   font-size: 13px; line-height: 1.35; margin: 0.5em 0 1em; }
 table.mk-table caption { caption-side: top; text-align: left; font-weight: 600;
   padding: 0 0 0.4em; }
-table.mk-table th, table.mk-table td { padding: 3px 7px; border-bottom: 1px solid #ddd;
-  text-align: left; vertical-align: top; overflow-wrap: anywhere; white-space: normal;
+table.mk-table th, table.mk-table td, .jp-RenderedHTMLCommon table.mk-table th,
+.jp-RenderedHTMLCommon table.mk-table td { padding: 3px 7px; border-bottom: 1px solid #ddd;
+  text-align: left; vertical-align: top; overflow-wrap: break-word; white-space: normal;
   max-width: none; }
+table.mk-table td.mk-note, table.mk-table td.mk-long { overflow-wrap: anywhere; }
 table.mk-table thead th { border-bottom: 2px solid #555; vertical-align: bottom; background: #fff; }
-table.mk-table td.mk-num, table.mk-table th.mk-num { text-align: right; white-space: nowrap;
+table.mk-table td.mk-num, table.mk-table th.mk-num, .jp-RenderedHTMLCommon table.mk-table td.mk-num,
+.jp-RenderedHTMLCommon table.mk-table th.mk-num { text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums; overflow-wrap: normal; }
 table.mk-table td.mk-note { min-width: 16em; }
 table.mk-table tr.mk-group th { background: #f3f3f3; border-bottom: 1px solid #bbb;
@@ -349,7 +356,10 @@ def table(frame: Any, *, verdict: str | None = "verdict", group: str | None = No
             return f'<td class="mk-note">{note_html(value)}</td>'
         body = html.escape(text(value, decimals=decimals.get(column),
                                 kind=kind if kind in ("p", "tau2", "int") else ""))
-        return f'<td class="mk-num">{body}</td>' if is_num(column) else f"<td>{body}</td>"
+        if is_num(column):
+            return f'<td class="mk-num">{body}</td>'
+        long = any(len(word) > LONG_WORD for word in body.split())
+        return f'<td class="mk-long">{body}</td>' if long else f"<td>{body}</td>"
 
     def is_num(column: str) -> bool:
         return kinds[column] in ("p", "tau2", "int", "num") or column in numeric

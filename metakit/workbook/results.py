@@ -101,11 +101,19 @@ def audit_verdict(checks: Iterable[Any]) -> tuple[str, str]:
     return "not_reproducible", ""
 
 
+def join_notes(parts: Iterable[str]) -> str:
+    """Non-empty note parts, joined by ``"; "``, or by a space after a full stop."""
+    joined = ""
+    for part in (p.strip() for p in parts if p and p.strip()):
+        joined = part if not joined else joined + (" " if joined.endswith(".") else "; ") + part
+    return joined
+
+
 def failure_note(checks: Iterable[Any]) -> str:
     """The explanations of the failed checks, contradictions before rule breaches."""
     failed = [c for c in checks if c.verdict == "inconsistent"]
     failed.sort(key=lambda c: getattr(c, "kind", "arithmetic") == "rule")
-    return "; ".join(f"{c.name}: {c.explanation}" for c in failed)
+    return join_notes(f"{c.name}: {c.explanation}" for c in failed)
 
 
 @dataclass
@@ -152,7 +160,7 @@ class ResultsTable:
         checks = list(checks)
         if outcome == "reproduced" and audit_verdict(checks)[0] == "deviates":
             outcome = "deviates"
-        note = "; ".join(part for part in (note, failure_note(checks)) if part)
+        note = join_notes((note, failure_note(checks)))
         return self.row(**pub, analysis=analysis, verdict=outcome, note=note, **values)
 
     def compare(self, published: Mapping[str, Any], *, analysis: str, note: str = "",
@@ -183,7 +191,7 @@ class ResultsTable:
         """
         checks = list(checks)
         outcome, assumption = audit_verdict(checks)
-        note = "; ".join(part for part in (failure_note(checks), note) if part)
+        note = join_notes((failure_note(checks), note))
         return self.row(**_published(published), analysis=analysis, verdict=outcome,
                         assumption=assumption, note=note, **values)
 
