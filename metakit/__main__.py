@@ -1,8 +1,12 @@
-"""Command line: ``python -m metakit build [options]``.
+"""Command line: ``python -m metakit build [options]`` and ``python -m metakit scan PAPER``.
 
-Exit status: 0 when every selected review was built (or was unchanged), 1 when any notebook
-failed, 2 for an invalid request (unknown review, bad parameter file, missing notebook), in which
-case nothing is written.
+Exit status of ``build``: 0 when every selected review was built (or was unchanged), 1 when any
+notebook failed, 2 for an invalid request (unknown review, bad parameter file, missing notebook),
+in which case nothing is written.
+
+Exit status of ``scan``: 0 when every file was read (contradictions found are results, not
+errors), 1 when any file could not be read (each named on one line; the others are still
+scanned), 2 for an invalid request (no such path, unreadable rule, unreachable scheduler).
 """
 
 from __future__ import annotations
@@ -52,7 +56,75 @@ def _parser() -> argparse.ArgumentParser:
                       help="the build's output folder (default: reports)")
     docs.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
                       help="project folder with README.md, CONTRACTS.md and data/ (default: .)")
+    _scan_parser(commands)
     return parser
+
+
+def _scan_parser(commands: argparse._SubParsersAction) -> None:
+    scan = commands.add_parser(
+        "scan", help="audit the pooled results printed in papers (text, Markdown, HTML, PDF)",
+        description="Extract every printed pooled result of each paper, run the automatic audit "
+                    "battery on it, and write scan.csv, summary.csv, scan.html and a draft "
+                    "published.csv (one per paper under published/ for several papers).")
+    scan.add_argument("papers", nargs="+", type=Path, metavar="PAPER",
+                      help="a paper (.txt, .md, .html, .pdf) or a folder of papers")
+    scan.add_argument("--out", type=Path, default=Path("scan"), metavar="DIR",
+                      help="output folder (default: scan)")
+    scan.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                      help="local worker processes for a folder (default: number of CPUs)")
+    scan.add_argument("--scheduler", metavar="ADDRESS",
+                      help="scan on the Dask distributed cluster of this scheduler "
+                           "(tcp://host:8786); its workers must see the files at the same paths")
+    scan.add_argument("--rule", metavar="RULE",
+                      help="the papers' stated model-choice rule, e.g. 'random if I2 > 50%%', "
+                           "checked against the model each result names")
+    scan.add_argument("--level", type=float, default=95.0, metavar="PERCENT",
+                      help="confidence level of intervals printed without one (default: 95)")
+    scan.add_argument("--max-mb", type=float, default=50.0, metavar="MIB",
+                      help="refuse files larger than this (default: 50)")
+    scan.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from metakit.scan.report import write_outputs
+    from metakit.scan.runner import SchedulerError, papers_in, scan_files
+
+    if args.jobs < 1:
+        print("error: --jobs: must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        papers = papers_in(args.papers)
+        if not papers:
+            raise ValueError("PAPER: no .txt, .md, .html or .pdf file found")
+        bar = None
+        if not args.quiet and len(papers) > 1:
+            from tqdm import tqdm
+            bar = tqdm(total=len(papers), unit="paper", file=sys.stderr)
+        try:
+            scans = scan_files(papers, jobs=min(args.jobs, len(papers)),
+                               scheduler=args.scheduler, rule=args.rule, level=args.level,
+                               max_megabytes=args.max_mb, progress=bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+    except (SchedulerError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for failed in (s for s in scans if s.error):
+        print(f"error: {failed.file}: {failed.error}", file=sys.stderr)
+    written = write_outputs(scans, args.out)
+    if not args.quiet:
+        read = [s for s in scans if not s.error]
+        totals = {k: sum(s.counts[k] for s in read) for k in ("results", "unread", "checks",
+                                                              "inconsistent", "conditional",
+                                                              "deviates")}
+        print(f"{len(read)} of {len(scans)} paper(s) scanned: {totals['results']} results "
+              f"({totals['unread']} unread), {totals['checks']} checks, "
+              f"{totals['inconsistent']} contradictions ({totals['conditional']} conditional), "
+              f"{totals['deviates']} deviations; wrote {written[0].parent}/"
+              f"{{{','.join(p.relative_to(written[0].parent).as_posix() for p in written[:4])}"
+              f"{',...' if len(written) > 4 else ''}}}")
+    return 1 if any(s.error for s in scans) else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _docs(args.root.resolve(), args.results)
     if args.command == "new":
         return _new(args.root.resolve(), args.review, args.title)
+    if args.command == "scan":
+        return _scan(args)
     from metakit.publish.build import BuildError, ParamsError, Project, build
 
     if args.jobs < 1:

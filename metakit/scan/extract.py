@@ -202,6 +202,7 @@ def _forest(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
                                 if header_measure == "" and "CI" in line else
                                 "measure not named in the forest plot's header")
             _revman_footer(doc, found, start + len(line) + 1)
+            claimed.append((start, found.end))
             findings.append(found)
     for rows in garbled.values():
         findings += _garbled_figure(rows)
@@ -268,6 +269,12 @@ def _revman_footer(doc: Document, found: Finding, start: int) -> None:
 
 _LOWER = re.compile(r"(?i:lower|\bLL\b|\bLCL\b|CI_?L|low(?:er)?\s*(?:95%\s*)?CI)")
 _UPPER = re.compile(r"(?i:upper|\bUL\b|\bUCL\b|CI_?U|up(?:per)?\s*(?:95%\s*)?CI)")
+_ESTIMATE_HEADER = re.compile(r"(?i:estimate|pooled|effect|summar|proportion|prevalence|"
+                              r"\bmean\b|\bES\b)")
+_INTERVAL_CELL = re.compile(rf"\s*(?:{nt.BRACKETED}|(?P<lo2>{nt.SIGNED})\s?%?\s*(?:–|-|to|;)\s*"
+                            rf"(?P<hi2>{nt.SIGNED})\s?%?)\s*")
+_NUMBER_CELL = re.compile(rf"\s*(?P<num>{nt.SIGNED})(?P<pct>\s?%)?\s*")
+_RULE_LINE = re.compile(r"^[\s|:+-]+$")
 
 
 def _cells(line: str) -> list[str]:
@@ -281,17 +288,17 @@ def _tables(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
     findings: list[Finding] = []
     header: dict[str, object] | None = None
     for start, line, paragraph in lines:
-        if any(a <= start < b for a, b in claimed):
+        if any(a <= start < b for a, b in claimed) or _RULE_LINE.match(line):
             continue
         cells = _cells(line)
         found_header = _read_header(cells)
         if found_header is not None:
             header = {**found_header, "paragraph": paragraph}
             continue
-        if header is not None and header.get("forest"):
-            continue  # a forest plot's rows: its pooled rows are read by _forest
         if header is None or abs(paragraph - int(header["paragraph"])) > 1:  # type: ignore
             continue
+        if header.get("forest"):
+            continue  # a forest plot's rows: its pooled rows are read by _forest
         label = cells[0] if cells else ""
         if nt.STUDY_LABEL.search(label):
             continue
@@ -302,91 +309,132 @@ def _tables(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
     return findings
 
 
+def _column(cells: list[str], pattern: re.Pattern[str] | str) -> int | None:
+    rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+    return next((i for i, c in enumerate(cells) if rx.search(c)), None)
+
+
 def _read_header(cells: list[str]) -> dict[str, object] | None:
-    """Column roles of a header row, or ``None`` when the row is no such header."""
-    if any(re.match(r"(?i:%?\s*weight)", c) for c in cells) and \
+    """Column roles of a table's header row, or ``None`` when the row is no such header.
+
+    Roles: ``estimate``, ``lower``, ``upper`` (bounds in columns of their own), ``ci`` (columns
+    headed by a CI keyword, holding ``1.69 (1.02–2.81)`` or just the interval, the estimate
+    then in the column before), ``i2``, ``p`` (the heterogeneity p when right after I²), ``k``,
+    ``z``, and ``chi2`` with ``p`` for a table of chi-squared tests.
+    """
+    if any(re.search(r"\d\.\d", c) for c in cells):
+        return None  # a header holds no decimals
+    if _column(cells, r"(?i:%?\s*weight)") is not None and \
             any(nt.CI_KEYWORD.search(c) for c in cells):
-        return {"forest": True, "columns": None, "cell_ci": []}
-    lower = next((i for i, c in enumerate(cells) if _LOWER.search(c)), None)
-    upper = next((i for i, c in enumerate(cells) if _UPPER.search(c)), None)
-    ci_columns = [i for i, c in enumerate(cells) if nt.CI_KEYWORD.search(c)
-                  and not re.search(r"\d", c.replace("95", "").replace("99", "").replace("90", ""))]
-    if lower is not None and upper is not None:
-        estimate = next((i for i, c in enumerate(cells[:lower])
-                         if nt.MEASURE_LABEL.search(c.replace("_", " ")) or
-                         re.search(r"(?i:estimate|pooled|effect)", c)), None)
+        return {"forest": True}
+    roles: dict[str, int | None] = {
+        "lower": _column(cells, _LOWER), "upper": _column(cells, _UPPER),
+        "i2": _column(cells, r"(?i:^I.?\s?(?:2|²|squared|\(2\)))"),
+        "p": _column(cells, r"(?i:^p\b|p.?values?)"),
+        "k": _column(cells, r"(?i:stud(?:y|ies)|^k$|comparisons)"),
+        "z": _column(cells, r"^[Zz]$"),
+        "chi2": _column(cells, r"(?i:chi|χ)"), "df": _column(cells, r"(?i:^df$|^d\.f\.$)"),
+    }
+    ci = [i for i, c in enumerate(cells) if nt.CI_KEYWORD.search(c) and i not in
+          (roles["lower"], roles["upper"])]
+    measures = {}
+    for i, cell in enumerate(cells):
+        named = nt.MEASURE_LABEL.search(cell.replace("_", " "))
+        if named and nt.measure_of(named) != "mean":
+            measures[i] = nt.measure_of(named)
+    if roles["lower"] is not None and roles["upper"] is not None:
+        estimate = next((i for i in range(int(roles["lower"]) - 1, -1, -1)
+                         if i in measures or _ESTIMATE_HEADER.search(cells[i])), None)
         if estimate is None:
             return None
-        named = nt.MEASURE_LABEL.search(cells[estimate].replace("_", " "))
-        i2 = next((i for i, c in enumerate(cells) if re.search(r"(?i:^I.?(?:2|²|squared))", c)),
-                  None)
-        return {"columns": {"estimate": estimate, "lower": lower, "upper": upper, "i2": i2},
-                "measure": nt.measure_of(named) if named else "", "cell_ci": []}
-    chi2 = next((i for i, c in enumerate(cells) if re.search(r"(?i:chi|χ)", c)), None)
-    p_column = next((i for i, c in enumerate(cells) if re.fullmatch(r"(?i:p|p.?values?)", c)),
-                    None)
-    if chi2 is not None and p_column is not None:
-        df_column = next((i for i, c in enumerate(cells) if re.fullmatch(r"(?i:df|d\.f\.)", c)),
-                         None)
-        return {"columns": None, "cell_ci": [], "tests": (chi2, df_column, p_column)}
-    if ci_columns:
-        measures = {}
-        for i in ci_columns:
-            named = nt.MEASURE_LABEL.search(cells[i])
-            measures[i] = nt.measure_of(named) if named else ""
-        return {"columns": None, "cell_ci": ci_columns, "measures": measures}
-    return None
+        roles["estimate"] = estimate
+    elif ci:
+        roles["estimate"] = None
+    elif roles["chi2"] is not None and roles["p"] is not None:
+        return {"roles": roles, "ci": [], "measures": measures, "tests": True}
+    else:
+        return None
+    return {"roles": roles, "ci": ci, "measures": measures, "tests": False}
+
+
+def _cell(cells: list[str], i: int | None) -> str:
+    return cells[i] if i is not None and 0 <= i < len(cells) else ""
 
 
 def _row_results(cells: list[str], header: dict[str, object], start: int,
                  line: str) -> list[Finding]:
-    out = []
-    if "tests" in header:
-        chi2, df_column, p_column = header["tests"]  # type: ignore[misc]
-        value = cells[chi2] if chi2 < len(cells) else ""
-        p_text = cells[p_column].rstrip("*†‡") if p_column < len(cells) else ""
-        if re.fullmatch(nt.NUMBER, value) and re.fullmatch(r"[<>≤≥]?\s?" + nt.NUMBER, p_text):
-            found = Finding(start + line.find(value), start + len(line), "test", measure="chi2",
-                            q=value, q_pval=p_text.replace(" ", ""))
-            if df_column is not None and df_column < len(cells) and cells[df_column].isdigit():
-                found.q_df = cells[df_column]
-            else:
-                found.notes.append("df not printed in the table")
-            if p_text != cells[p_column]:
-                found.notes.append(f"p printed with a footnote mark: {cells[p_column]}")
-            out.append(found)
-        return out
-    columns = header["columns"]
-    if columns is not None:
-        cols: dict[str, int | None] = columns  # type: ignore[assignment]
-        values = [cells[i] if i is not None and i < len(cells) else "" for i in
-                  (cols["estimate"], cols["lower"], cols["upper"])]
-        if all(re.fullmatch(nt.SIGNED + r"\s?%?", v) for v in values):
-            found = Finding(start, start + len(line), "table", measure=str(header["measure"]))
-            found.estimate, found.ci_low, found.ci_high = (number(v) for v in values)
-            i2 = cols["i2"]
-            if i2 is not None and i2 < len(cells) and re.fullmatch(nt.NUMBER + r"\s?%?",
-                                                                   cells[i2]):
-                found.i2 = number(cells[i2])
-            if not found.measure or found.measure == "generic":
-                found.unread = "measure not named in the table's header"
-            out.append(found)
-        return out
+    roles: dict[str, int | None] = header["roles"]  # type: ignore[assignment]
     measures: dict[int, str] = header["measures"]  # type: ignore[assignment]
-    for i in header["cell_ci"]:  # type: ignore[union-attr]
-        if i >= len(cells):
-            continue
-        triple = nt.TRIPLE.fullmatch(cells[i])
-        if triple is None:
-            continue
-        offset = line.find(cells[i])
-        found = Finding(start + offset, start + offset + len(cells[i]), "table",
-                        measure=measures.get(i, ""))
-        _set_triple(found, triple)
-        if not found.measure or found.measure == "generic":
+    if header["tests"]:
+        return _table_test(cells, roles, start, line)
+    out = []
+    candidates: list[tuple[int, str, str, str, bool]] = []  # column, estimate, lo, hi, percent
+    if roles.get("estimate") is not None:
+        values = [_NUMBER_CELL.fullmatch(_cell(cells, roles[k]))
+                  for k in ("estimate", "lower", "upper")]
+        if all(values):
+            candidates.append((int(roles["estimate"]), *(v.group("num") for v in values),
+                               any(v.group("pct") for v in values)))  # type: ignore[misc]
+    for i in header["ci"]:  # type: ignore[union-attr]
+        cell = _cell(cells, i)
+        triple = nt.TRIPLE.fullmatch(cell.strip())
+        interval = _INTERVAL_CELL.fullmatch(cell)
+        previous = _NUMBER_CELL.fullmatch(_cell(cells, i - 1))
+        if triple:
+            candidates.append((i, triple.group("est"), triple.group("lo"), triple.group("hi"),
+                               "%" in cell))
+        elif interval and previous:
+            lo, hi = nt.bounds(interval)
+            candidates.append((i - 1, previous.group("num"), lo, hi,
+                               "%" in cell or bool(previous.group("pct"))))
+    for column, estimate, lo, hi, pct in candidates:
+        offset = max(line.find(_cell(cells, column)), 0)
+        measure = measures.get(column, measures.get(column + 1, ""))
+        found = Finding(start + offset, start + len(line), "table", measure=measure)
+        found.estimate, found.ci_low, found.ci_high = number(estimate), number(lo), number(hi)
+        if pct and measure in ("", "proportion", "generic"):
+            found.measure = "proportion_pct"
+        elif measure == "generic" or not measure:
             found.unread = "measure not named in the table's header"
+        _table_statistics(found, cells, roles)
         out.append(found)
     return out
+
+
+def _table_statistics(found: Finding, cells: list[str], roles: dict[str, int | None]) -> None:
+    i2 = _NUMBER_CELL.match(_cell(cells, roles["i2"]))
+    if i2:
+        found.i2 = number(i2.group("num"))
+    p = re.match(r"\s*(?:[Pp]\s*=\s*)?(?P<p>[<>≤≥]?\s?" + nt.NUMBER + ")",
+                 _cell(cells, roles["p"]))
+    if p:
+        after_i2 = roles["i2"] is not None and roles["p"] == int(roles["i2"]) + 1
+        found.set("q_pval" if after_i2 else "p_value", p.group("p").replace(" ", ""))
+    k = _cell(cells, roles["k"])
+    if k.isdigit():
+        found.k = k
+    z = _NUMBER_CELL.fullmatch(_cell(cells, roles["z"]))
+    if z:
+        found.z = number(z.group("num"))
+
+
+def _table_test(cells: list[str], roles: dict[str, int | None], start: int,
+                line: str) -> list[Finding]:
+    value = _cell(cells, roles["chi2"])
+    raw_p = _cell(cells, roles["p"])
+    p_text = raw_p.rstrip("*†‡")
+    if not (re.fullmatch(nt.NUMBER, value) and re.fullmatch(r"[<>≤≥]?\s?" + nt.NUMBER, p_text)):
+        return []
+    found = Finding(start + line.find(value), start + len(line), "test", measure="chi2",
+                    q=value, q_pval=p_text.replace(" ", ""))
+    df = _cell(cells, roles["df"])
+    if df.isdigit():
+        found.q_df = df
+    else:
+        found.notes.append("df not printed in the table")
+    if p_text != raw_p:
+        found.notes.append(f"p printed with a footnote mark: {raw_p}")
+    return [found]
 
 
 # -- running text --------------------------------------------------------------------------
@@ -420,7 +468,8 @@ def _anchors(doc: Document, claimed: list[tuple[int, int]]) -> list[_Anchor]:
         if doc.is_skipped(kw.start()):
             continue
         printed_level = nt.CI_LEVEL.search(text, max(0, kw.start() - 12), kw.start())
-        level = printed_level.group("level") if printed_level else ""
+        level = (printed_level.group("level") or printed_level.group("level2")) \
+            if printed_level else ""
         keyword_start = printed_level.start() if printed_level else kw.start()
         credible = kw.group("kind").lower().startswith(("cr", "cred"))
         interval = nt.AFTER_KEYWORD.match(text, kw.end())
@@ -447,12 +496,23 @@ def _anchors(doc: Document, claimed: list[tuple[int, int]]) -> list[_Anchor]:
                                    match.group("hi"), estimate=match.group("est"),
                                    estimate_start=match.start("est"),
                                    pct=bool(match.group("pct")), label=measure, form="bare"))
-    anchors.sort(key=lambda a: a.keyword_start)
+    for match in nt.SHORTHAND.finditer(text):
+        if not doc.is_skipped(match.start()):
+            anchors.append(_Anchor(match.start(), match.end(), match.group("lo"),
+                                   match.group("hi"), estimate=match.group("est"),
+                                   estimate_start=match.start("est"),
+                                   pct=bool(match.group("pct")), form="shorthand"))
+    anchors.sort(key=lambda a: (a.keyword_start, a.form == "shorthand"))
     kept: list[_Anchor] = []
     for anchor in anchors:
         span = (anchor.keyword_start, anchor.end)
         if _overlaps(span, claimed) or (kept and anchor.keyword_start < kept[-1].end):
             continue
+        if anchor.form == "shorthand":  # only after a result printed in full, same paragraph
+            paragraph = text.rfind("\n", 0, anchor.keyword_start)
+            if not any(a.form == "keyword" and a.level and a.keyword_start > paragraph
+                       for a in kept):
+                continue
         kept.append(anchor)
     return kept
 
@@ -462,7 +522,8 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
     anchors = _anchors(doc, claimed)
     findings: list[Finding] = []
     previous_end = 0
-    paragraph_measure: tuple[int, str] = (-1, "")
+    paragraph_measure: tuple[int, str] = (-2, "")  # (paragraph start, its named measure)
+    paragraph_level: tuple[int, str] = (-2, "")
     for i, anchor in enumerate(anchors):
         sentence_start = doc.sentence(anchor.keyword_start, anchor.keyword_start + 1)[0]
         window_start = max(previous_end, sentence_start, anchor.keyword_start - 160)
@@ -471,6 +532,12 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
         if found.measure in nt.RATIO_OR_DIFFERENCE and found.unread == "":
             paragraph_measure = (paragraph, found.measure)
         found = _with_shorthand(found, anchor, paragraph_measure, paragraph)
+        if anchor.form == "keyword" and anchor.level:
+            paragraph_level = (paragraph, anchor.level)
+        elif anchor.form == "shorthand" and paragraph_level[0] == paragraph:
+            found.ci_level = paragraph_level[1]
+            found.notes.append("shorthand '(estimate, lower to upper)': level as in the "
+                               "paragraph's first result")
         first_in_sentence = previous_end <= sentence_start
         if first_in_sentence:
             _statistics(found, text, sentence_start, found.start, mode="", pre=True)
@@ -484,7 +551,6 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
         claimed.append((window_start, max(stop, anchor.end)))
         previous_end = anchor.end
         findings.append(found)
-    findings += _shorthands(doc, claimed, anchors)
     return findings
 
 
@@ -607,44 +673,11 @@ def _measure(found: Finding, label: str, pct: bool, pct_bounds: bool, unit: str)
 def _with_shorthand(found: Finding, anchor: _Anchor, paragraph_measure: tuple[int, str],
                     paragraph: int) -> Finding:
     """A result without a measure, in a paragraph whose earlier result named one (BMJ style)."""
-    if found.unread == "measure not named" and paragraph_measure[0] == paragraph:
+    if found.unread == "measure not named" and paragraph_measure[0] == paragraph \
+            and paragraph_measure[1]:
         found.measure, found.unread = paragraph_measure[1], ""
         found.notes.append("measure as in the paragraph's preceding result")
     return found
-
-
-def _shorthands(doc: Document, claimed: list[tuple[int, int]],
-                anchors: list[_Anchor]) -> list[Finding]:
-    """``(0.75, 0.57 to 0.99)`` in a paragraph after a result printed in full (BMJ style)."""
-    text = doc.text
-    out = []
-    for match in nt.SHORTHAND.finditer(text):
-        if _overlaps(match.span(), claimed) or doc.is_skipped(match.start()):
-            continue
-        paragraph = text.rfind("\n", 0, match.start())
-        earlier = [a for a in anchors if paragraph < a.keyword_start < match.start()
-                   and a.form == "keyword" and a.label == "" and a.level]
-        full = [a for a in anchors if paragraph < a.keyword_start < match.start()
-                and a.level]
-        if not full and not earlier:
-            continue
-        label = None
-        for m in nt.MEASURE_LABEL.finditer(text, paragraph + 1, match.start()):
-            if nt.measure_of(m) in nt.RATIO_OR_DIFFERENCE:
-                label = nt.measure_of(m)
-        if label is None:
-            continue
-        found = Finding(match.start("est"), match.end(), "text", measure=label)
-        found.estimate = number(match.group("est"))
-        found.ci_low, found.ci_high = number(match.group("lo")), number(match.group("hi"))
-        found.ci_level = full[-1].level if full else ""
-        found.notes.append("shorthand '(estimate, lower to upper)': measure and level as in the "
-                           "paragraph's first result")
-        sentence_end = doc.sentence(match.end() - 1, match.end())[1]
-        _statistics(found, text, match.end(), sentence_end, mode="", pre=False)
-        claimed.append(match.span())
-        out.append(found)
-    return out
 
 
 def _sentence_model(text: str, start: int, end: int) -> str:
@@ -685,7 +718,7 @@ def _statistics(found: Finding, text: str, start: int, end: int, *, mode: str,
         if kind == "p":
             value = m.group("p")
             op = m.group("op")
-            printed = ("" if op == "=" else op) + value
+            printed = ("" if op in "=:" else op) + value
             if value == ".":
                 found.notes.append("a p-value printed as '.'")
                 continue
@@ -747,7 +780,8 @@ def _without_interval(doc: Document, claimed: list[tuple[int, int]]) -> list[Fin
 
 # -- chi-squared tests ---------------------------------------------------------------------
 
-_CHI2 = re.compile(r"(?:χ\s?²|χ\s?2|(?i:chi)\s?²|(?i:chi)\s?2|(?i:chi-?\s?squared?)|X2)"
+_CHI2 = re.compile(r"(?:χ\s?²|χ\s?2|(?i:chi)\s?²|(?i:chi)\s?2|(?i:chi-?\s?squared?)|X2|"
+                   r"(?<![A-Za-z])Q(?:_?[Bb](?:etween)?)?(?![A-Za-z]))"
                    rf"(?:\s*\(\s*(?P<df1>\d+)\s*\))?\s*(?:=|:)\s*(?P<q>{nt.NUMBER})")
 
 
@@ -760,6 +794,8 @@ def _tests(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
             continue
         end = min(doc.sentence(match.start(), match.end())[1], match.end() + 80)
         found = Finding(match.start(), match.end(), "test", measure="chi2", q=match.group("q"))
+        if match.group().startswith("Q"):
+            found.notes.append("a Q test (chi-squared under the null)")
         if match.group("df1"):
             found.q_df = match.group("df1")
         for m in nt.STATISTIC.finditer(text, match.end(), end):
@@ -767,7 +803,7 @@ def _tests(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
                 found.q_df = str(nt.WORDS.get(m.group("df").lower(), m.group("df")))
             elif m.lastgroup == "p" and not found.q_pval and m.group("p") != ".":
                 op = m.group("op")
-                found.q_pval = ("" if op == "=" else op) + m.group("p")
+                found.q_pval = ("" if op in "=:" else op) + m.group("p")
                 found.end = m.end()
         if found.q_df and found.q_pval:
             context = text[max(0, match.start() - 200):match.start()]

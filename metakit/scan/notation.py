@@ -38,11 +38,11 @@ BARE = (rf"(?:(?:from|between|ranging\s+from)\s+)?(?P<lo2>{_BOUND})"
 """An interval without brackets: ``1.02 to 2.81``, ``1.02-2.81``, ``from 1.51 to 9.56``."""
 
 CI_KEYWORD = re.compile(
-    r"(?=[CcI])(?P<kind>\bC[Il1]s?\b|(?i:confidence\s+intervals?)|\bCrIs?\b|"
+    r"(?=[Cc])(?P<kind>(?<![A-Za-z])C[Il1]s?\b|(?i:confidence\s+intervals?)|(?<![A-Za-z])CrIs?\b|"
     r"(?i:credible\s+intervals?))(?:\s*\(\s*C[Il]s?\s*\))?")
 """A confidence-interval keyword; ``CrI`` marks a Bayesian credible interval. Its level is
 printed just before it (:data:`CI_LEVEL`)."""
-CI_LEVEL = re.compile(r"(?P<level>\d{1,2}(?:\.\d+)?)\s?%\s{0,3}$")
+CI_LEVEL = re.compile(r"(?:(?P<level>\d{1,2}(?:\.\d+)?)\s?%|%\s?(?P<level2>\d{2}))\s{0,3}$")
 """The level before a CI keyword (``95%``, ``95 %``), searched in the few characters before it."""
 AFTER_KEYWORD = re.compile(
     rf"\s*(?:[:=,]\s*|\s(?:of|was|were|is)\s+)?(?:(?:{BRACKETED})|(?:{BARE}))(?!\s?\d)")
@@ -105,14 +105,15 @@ def measure_of(match: re.Match[str]) -> str:
     return _MEASURES[int(match.lastgroup[1:])][1]  # type: ignore[index]
 
 
-_OPERATOR = r"(?P<op>=|<=|>=|<|>|≤|≥)"
+_OPERATOR = r"(?P<op>=|<=|>=|<|>|≤|≥|:)"
 STATISTIC = re.compile(
     r"(?P<het>(?i:heterogeneity|inconsistency))"
     r"|(?P<effect>(?i:overall\s+effect|test\s+for\s+(?:the\s+)?overall))"
     r"|(?P<stop>(?i:between[- ](?:the\s+)?(?:two\s+)?(?:groups?|subgroups?|etiologies)|"
     r"subgroup\s+differences?|interaction|egger|begg|publication\s+bias|funnel|trim))"
     rf"|(?<![A-Za-z])(?:[Pp](?:\s*-?\s*values?)?)\s*{_OPERATOR}\s*(?P<p>{NUMBER}|\.(?!\d))"
-    r"|(?<![A-Za-z])(?:I|l|1)\s?(?:²|2(?![\d.])|\*2|-?\s?squared)(?:\s+statistic)?\s*"
+    r"|(?<![A-Za-z])(?:I|l|1)\s?(?:²|\^?2(?![\d.])|\*2|-\s?2(?![\d.])|\(\s?2\s?\)|"
+    r"-?\s?squared)(?:\s+statistic)?\s*"
     rf"(?:=|:|\s(?:of|was|equals?|is)\s)\s*(?P<i2>{NUMBER})\s?%?"
     r"|(?:(?<![A-Za-z])Q|Cochran'?s\s+Q|χ\s?²|χ\s?2|(?i:chi)\s?²|(?i:chi)\s?2|"
     r"(?i:chi-?\s?squared?))"

@@ -56,6 +56,8 @@ _CLEAN = re.compile(
 _CAPTION = re.compile(r"^\s*(?:\*\*)?\s*(?:\[image:|(?:Supplementary\s+)?(?:Fig(?:ure)?s?\.?|"
                       r"FIGURE|TABLE|Table)\s*S?\d)")
 _GLUED_HEADING = re.compile(r"(?<=[a-z.)\]])\.?(\d+(?:\.\d+)+\.?\s+[A-Z][^.\n]{2,80})$")
+_GLOSSARY = re.compile(r"^\s*(?:[^\s:;]{1,15}(?:\s[^\s:;]{1,15})?:\s[^;]{1,80};\s*){2,}")
+"""A table's footnote of abbreviations (``Con: control group; Exp: experimental group; ...``)."""
 _CONTINUES = re.compile(r"^\s*(?:[a-z(\[{–\-$]|C[Il1]\b|\d)")
 _TOP_SECTIONS = re.compile(
     r"^(?:\d+\.?\s*)?(abstract|summary|background|introduction|methods?|materials and methods|"
@@ -195,8 +197,9 @@ def _reading_order(lines: list[str], kinds: list[str]) -> list[tuple[int, bool]]
         used[i] = True
         order.append((i, False))
         current = i
-        while kinds[current] == "prose" and len(lines[current].strip()) > 60 \
-                and lines[current].rstrip()[-1] not in ".!?:":
+        while kinds[current] == "prose" and len(lines[current].strip()) > 20 \
+                and lines[current].rstrip()[-1] not in ".!?:" \
+                and not _GLOSSARY.match(lines[current]):
             follow = _continuation(lines, kinds, used, current)
             if follow is None:
                 break
@@ -213,6 +216,8 @@ def _continuation(lines: list[str], kinds: list[str], used: list[bool], i: int) 
         text = lines[j].strip()
         if _CONTINUES.match(text):
             return j
+        if _GLOSSARY.match(text):
+            continue
         if len(text) > 80:
             return None  # a new paragraph that starts a sentence
     return None
