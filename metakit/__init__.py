@@ -56,6 +56,7 @@ _SUBMODULES = {
     "cohort": "metakit.engine.cohort",
     "results": "metakit.workbook.results",
     "data": "metakit.workbook.data",
+    "scan": "metakit.scan",
 }
 
 __all__ = sorted(set(_EXPORTS) | set(_SUBMODULES))

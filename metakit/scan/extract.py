@@ -24,6 +24,7 @@ against the statistic.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -83,13 +84,34 @@ def number(text: str) -> str:
     return text.replace("–", "-").replace(" ", "").rstrip("%")
 
 
+class _Labels:
+    """Every measure label of a text, found once, looked up by position."""
+
+    def __init__(self, text: str) -> None:
+        self.spans = [(m.start(), m.end(), nt.measure_of(m))
+                      for m in nt.MEASURE_LABEL.finditer(text)]
+        self.starts = [s for s, _, _ in self.spans]
+
+    def within(self, start: int, end: int) -> list[tuple[int, int, str]]:
+        """Labels that lie wholly between ``start`` and ``end``."""
+        first = bisect.bisect_left(self.starts, start)
+        last = bisect.bisect_left(self.starts, end)
+        return [span for span in self.spans[first:last] if span[1] <= end]
+
+    def last(self, start: int, end: int) -> tuple[int, int, str] | None:
+        """The last label wholly between ``start`` and ``end``."""
+        found = self.within(start, end)
+        return found[-1] if found else None
+
+
 def extract(doc: Document) -> list[Finding]:
     """Every pooled result printed in ``doc``, in text order (see the module docstring)."""
     claimed: list[tuple[int, int]] = []
+    labels = _Labels(doc.text)
     findings = _forest(doc, claimed) + _tables(doc, claimed)
-    findings += _running_text(doc, claimed)
+    findings += _running_text(doc, claimed, labels)
     findings += _tests(doc, claimed)
-    findings += _without_interval(doc, claimed)
+    findings += _without_interval(doc, claimed, labels)
     findings.sort(key=lambda f: f.start)
     return findings
 
@@ -461,7 +483,7 @@ def _overlaps(span: tuple[int, int], claimed: list[tuple[int, int]]) -> bool:
     return any(a < span[1] and span[0] < b for a, b in claimed)
 
 
-def _anchors(doc: Document, claimed: list[tuple[int, int]]) -> list[_Anchor]:
+def _anchors(doc: Document, claimed: list[tuple[int, int]], labels: _Labels) -> list[_Anchor]:
     text = doc.text
     anchors: list[_Anchor] = []
     for kw in nt.CI_KEYWORD.finditer(text):
@@ -479,20 +501,19 @@ def _anchors(doc: Document, claimed: list[tuple[int, int]]) -> list[_Anchor]:
             continue
         legend = nt.LEGEND_THEN_TRIPLE.match(text, kw.end())
         if legend and "\n" not in text[kw.end():legend.start("est")]:
-            label = nt.MEASURE_LABEL.search(text, max(0, kw.start() - 40), kw.start())
+            label = labels.last(max(0, kw.start() - 40), kw.start())
             anchors.append(_Anchor(keyword_start, legend.end(), legend.group("lo"),
                                    legend.group("hi"), level, credible,
                                    estimate=legend.group("est"),
                                    estimate_start=legend.start("est"),
                                    pct=bool(legend.group("pct")),
-                                   label=nt.measure_of(label) if label else "", form="legend"))
-    for label in nt.MEASURE_LABEL.finditer(text):
-        measure = nt.measure_of(label)
+                                   label=label[2] if label else "", form="legend"))
+    for label_start, label_end, measure in labels.spans:
         if measure not in nt.RATIO_OR_DIFFERENCE:
             continue
-        match = nt.LABELLED_BRACKET.match(text, label.end())
-        if match and not doc.is_skipped(label.start()):
-            anchors.append(_Anchor(label.start(), match.end(), match.group("lo"),
+        match = nt.LABELLED_BRACKET.match(text, label_end)
+        if match and not doc.is_skipped(label_start):
+            anchors.append(_Anchor(label_start, match.end(), match.group("lo"),
                                    match.group("hi"), estimate=match.group("est"),
                                    estimate_start=match.start("est"),
                                    pct=bool(match.group("pct")), label=measure, form="bare"))
@@ -517,9 +538,10 @@ def _anchors(doc: Document, claimed: list[tuple[int, int]]) -> list[_Anchor]:
     return kept
 
 
-def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
+def _running_text(doc: Document, claimed: list[tuple[int, int]],
+                  labels: _Labels) -> list[Finding]:
     text = doc.text
-    anchors = _anchors(doc, claimed)
+    anchors = _anchors(doc, claimed, labels)
     findings: list[Finding] = []
     previous_end = 0
     paragraph_measure: tuple[int, str] = (-2, "")  # (paragraph start, its named measure)
@@ -527,7 +549,7 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
     for i, anchor in enumerate(anchors):
         sentence_start = doc.sentence(anchor.keyword_start, anchor.keyword_start + 1)[0]
         window_start = max(previous_end, sentence_start, anchor.keyword_start - 160)
-        found = _estimate(doc, anchor, window_start)
+        found = _estimate(doc, anchor, window_start, labels)
         paragraph = text.rfind("\n", 0, found.start)
         if found.measure in nt.RATIO_OR_DIFFERENCE and found.unread == "":
             paragraph_measure = (paragraph, found.measure)
@@ -545,7 +567,7 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
         stop = min(sentence_end, anchors[i + 1].keyword_start if i + 1 < len(anchors)
                    else sentence_end)
         if i + 1 < len(anchors):
-            stop = min(stop, _next_start(doc, anchors[i + 1], anchor.end))
+            stop = min(stop, _next_start(doc, anchors[i + 1], anchor.end, labels))
         _statistics(found, text, anchor.end, max(stop, anchor.end), mode="", pre=False)
         found.model = found.model or _sentence_model(text, sentence_start, found.start)
         claimed.append((window_start, max(stop, anchor.end)))
@@ -554,32 +576,32 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding
     return findings
 
 
-def _next_start(doc: Document, anchor: _Anchor, after: int) -> int:
+def _next_start(doc: Document, anchor: _Anchor, after: int, labels: _Labels) -> int:
     """Where the next result's own text begins (its estimate, or its measure label)."""
     if anchor.estimate_start >= 0:
-        label = nt.MEASURE_LABEL.search(doc.text, max(after, anchor.estimate_start - 30),
-                                        anchor.estimate_start)
-        return label.start() if label else anchor.estimate_start
+        label = labels.last(max(after, anchor.estimate_start - 30), anchor.estimate_start)
+        return label[0] if label else anchor.estimate_start
     after = max(after, anchor.keyword_start - 160)
     window = doc.text[after:anchor.keyword_start]
     numbers = [m for m in nt.NUMBER_TOKEN.finditer(window)]
-    labels = [m for m in nt.MEASURE_LABEL.finditer(window)]
-    starts = [after + m.start() for m in labels[-1:]] + [after + m.start() for m in numbers[-1:]]
+    label = labels.last(after, anchor.keyword_start)
+    starts = [label[0]] if label else []
+    starts += [after + m.start() for m in numbers[-1:]]
     return min(starts) if starts else anchor.keyword_start
 
 
-def _estimate(doc: Document, anchor: _Anchor, window_start: int) -> Finding:
+def _estimate(doc: Document, anchor: _Anchor, window_start: int, labels: _Labels) -> Finding:
     """The result of one interval: its estimate, measure and level."""
     text = doc.text
     pct_bounds = "%" in anchor.lo or "%" in anchor.hi
     label_measure = anchor.label
     if anchor.estimate_start >= 0:
         estimate, start, pct, unit = anchor.estimate, anchor.estimate_start, anchor.pct, ""
-        label = nt.MEASURE_LABEL.search(text, max(window_start, start - 40), start)
+        label = labels.last(max(window_start, start - 40), start)
         if not label_measure and label:
-            label_measure = nt.measure_of(label)
+            label_measure = label[2]
     else:
-        candidate = _candidate(text, window_start, anchor.keyword_start, pct_bounds)
+        candidate = _candidate(text, window_start, anchor.keyword_start, pct_bounds, labels)
         if candidate is None:
             found = Finding(anchor.keyword_start, anchor.end, "text")
             found.ci_low, found.ci_high = number(anchor.lo), number(anchor.hi)
@@ -605,8 +627,8 @@ def _estimate(doc: Document, anchor: _Anchor, window_start: int) -> Finding:
     return found
 
 
-def _candidate(text: str, start: int, end: int,
-               pct_bounds: bool) -> tuple[str, int, bool, str, str] | None:
+def _candidate(text: str, start: int, end: int, pct_bounds: bool,
+               labels: _Labels) -> tuple[str, int, bool, str, str] | None:
     """The estimate before a CI keyword: the nearest number that is not a statistic, a count,
     a time point or a reference, preferring a percentage when the bounds are percentages."""
     window = text[start:end]
@@ -616,9 +638,9 @@ def _candidate(text: str, start: int, end: int,
     excluded += [m.span() for m in _REFERENCE.finditer(window)]
     excluded += [m.span() for m in nt.STUDIES.finditer(window)]
     excluded += [m.span() for m in nt.PATIENTS.finditer(window)]
-    labels = [(m.end(), nt.measure_of(m)) for m in nt.MEASURE_LABEL.finditer(window)]
-    labels += [(m.end(), "SMD" if m.group("label") in "gd" else "r")
-               for m in nt.SHORT_LABEL.finditer(window)]
+    named = [(e - start, measure) for _, e, measure in labels.within(start, end)]
+    named += [(m.end(), "SMD" if m.group("label") in "gd" else "r")
+              for m in nt.SHORT_LABEL.finditer(window)]
     candidates = []
     for m in nt.NUMBER_TOKEN.finditer(window):
         if any(a <= m.start() < b for a, b in excluded):
@@ -634,7 +656,7 @@ def _candidate(text: str, start: int, end: int,
         candidates = [m for m in candidates if m.group("pct")]
     best = candidates[-1]
     measure = ""
-    before = [(pos, name) for pos, name in labels if pos <= best.start()]
+    before = sorted((pos, name) for pos, name in named if pos <= best.start())
     if before:
         pos, name = before[-1]
         between = [m for m in candidates if pos <= m.start() < best.start()]
@@ -757,30 +779,33 @@ def _statistics(found: Finding, text: str, start: int, end: int, *, mode: str,
         found.notes.append("patients printed by group: " + ", ".join(counts))
 
 
-def _without_interval(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
+_LABELLED_VALUE = re.compile(r"\s*(?:=|:|\sof\s)\s*(?P<est>" + nt.SIGNED + r")(?![\d.])")
+
+
+def _without_interval(doc: Document, claimed: list[tuple[int, int]],
+                      labels: _Labels) -> list[Finding]:
     """Named ratio or difference estimates printed without any interval: listed, unread."""
     text = doc.text
     out = []
-    for label in nt.MEASURE_LABEL.finditer(text):
-        if nt.measure_of(label) not in nt.RATIO_OR_DIFFERENCE or doc.is_skipped(label.start()):
+    for label_start, label_end, measure in labels.spans:
+        if measure not in nt.RATIO_OR_DIFFERENCE or doc.is_skipped(label_start):
             continue
-        value = re.compile(r"\s*(?:=|:|\sof\s)\s*(?P<est>" + nt.SIGNED + r")(?![\d.])")
-        match = value.match(text, label.end())
-        if match is None or _overlaps((label.start(), match.end()), claimed):
+        match = _LABELLED_VALUE.match(text, label_end)
+        if match is None or _overlaps((label_start, match.end()), claimed):
             continue
-        found = Finding(label.start(), match.end(), "text", measure=nt.measure_of(label),
+        found = Finding(label_start, match.end(), "text", measure=measure,
                         estimate=number(match.group("est")))
         found.unread = "no confidence interval printed with this estimate"
         end = doc.sentence(match.start(), match.end())[1]
         _statistics(found, text, match.end(), end, mode="", pre=False)
-        claimed.append((label.start(), match.end()))
+        claimed.append((label_start, match.end()))
         out.append(found)
     return out
 
 
 # -- chi-squared tests ---------------------------------------------------------------------
 
-_CHI2 = re.compile(r"(?:χ\s?²|χ\s?2|(?i:chi)\s?²|(?i:chi)\s?2|(?i:chi-?\s?squared?)|X2|"
+_CHI2 = re.compile(r"(?=[χCcXQ])(?:χ\s?²|χ\s?2|(?i:chi)\s?²|(?i:chi)\s?2|(?i:chi-?\s?squared?)|X2|"
                    r"(?<![A-Za-z])Q(?:_?[Bb](?:etween)?)?(?![A-Za-z]))"
                    rf"(?:\s*\(\s*(?P<df1>\d+)\s*\))?\s*(?:=|:)\s*(?P<q>{nt.NUMBER})")
 

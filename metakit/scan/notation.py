@@ -57,7 +57,7 @@ def bounds(match: re.Match[str]) -> tuple[str, str]:
 LEGEND_THEN_TRIPLE = re.compile(
     rf"\)?[\s:]*(?P<est>{SIGNED})(?P<pct>\s?%)?\s*{BRACKETED}")
 """After a legend such as ``(M-H, Random, 95% CI)``: ``0.95 [0.91, 0.99]``."""
-TRIPLE = re.compile(rf"(?<![\w.])(?P<est>{SIGNED})(?P<pct>\s?%)?\s*{BRACKETED}")
+TRIPLE = re.compile(rf"(?=[-–\d.])(?<![\w.])(?P<est>{SIGNED})(?P<pct>\s?%)?\s*{BRACKETED}")
 """An estimate followed by its bracketed interval: ``1.69 (1.02, 2.81)``."""
 SHORTHAND = re.compile(
     rf"\(\s*(?P<est>{SIGNED})(?P<pct>\s?%)?\s*[,;]\s*(?P<lo>{_BOUND})\s*(?:to|–)\s*"
@@ -67,7 +67,7 @@ SHORTHAND = re.compile(
 UNITS = (r"mm|cm|m|kg|g|mg|µg|ml|mL|months?|weeks?|days?|years?|hours?|h|min|points?|mmHg|"
          r"mg/dL|mg/dl|mmol/L|mmol/l|µmol/L|g/L|g/dL|IU/L|U/L|kcal|bpm|seconds?|s|ng/mL|pg/mL")
 NUMBER_TOKEN = re.compile(
-    rf"(?<![\w.^/])(?P<num>{SIGNED})(?P<pct>\s?%)?(?:\s?(?P<unit>(?:{UNITS}))(?![\w/]))?")
+    rf"(?=[-–\d.])(?<![\w.^/])(?P<num>{SIGNED})(?P<pct>\s?%)?(?:\s?(?P<unit>(?:{UNITS}))(?![\w/]))?")
 """A number in running text, with a percent sign or unit when printed."""
 LABELLED_BRACKET = re.compile(
     rf"\s*(?:[=:,]\s*|\s(?:of|was|is)\s+)?(?P<est>{SIGNED})(?P<pct>\s?%)?"
@@ -107,7 +107,8 @@ def measure_of(match: re.Match[str]) -> str:
 
 _OPERATOR = r"(?P<op>=|<=|>=|<|>|≤|≥|:)"
 STATISTIC = re.compile(
-    r"(?P<het>(?i:heterogeneity|inconsistency))"
+    r"(?=[hHiIoOtTbBsSeEpPfFl1QCcχdDτzZrRmMgG0-9])"
+    r"(?:(?P<het>(?i:heterogeneity|inconsistency))"
     r"|(?P<effect>(?i:overall\s+effect|test\s+for\s+(?:the\s+)?overall))"
     r"|(?P<stop>(?i:between[- ](?:the\s+)?(?:two\s+)?(?:groups?|subgroups?|etiologies)|"
     r"subgroup\s+differences?|interaction|egger|begg|publication\s+bias|funnel|trim))"
@@ -126,7 +127,7 @@ STATISTIC = re.compile(
     r"|(?P<random>(?i:random[- ]?effects?|randomi[sz]ed[- ]effects?|dersimonian))"
     r"|(?P<fixed>(?i:fixed[- ]?effects?|common[- ]effects?|mantel[- ]haenszel))"
     rf"|(?P<pi>(?:\d{{2}}\s?%\s?)?(?:\bPI\b|(?i:prediction\s+intervals?))\s*[:=,]?\s*"
-    rf"(?:\[|\()?\s*{SIGNED}\s*(?:–|-|to|,|;)\s*{SIGNED}\s*[)\]]?)")
+    rf"(?:\[|\()?\s*{SIGNED}\s*(?:–|-|to|,|;)\s*{SIGNED}\s*[)\]]?))")
 """Statistics printed with a result, and the words that say which test a p-value belongs to."""
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,

@@ -184,6 +184,23 @@ def _kind(line: str) -> str:
     return "prose"
 
 
+_UNFINISHED = re.compile(r"(?:[,;(=–\-/]|\b(?i:and|or|the|of|in|with|to|a|an|for|by|from|was|"
+                         r"were|is|are|than|at|on|that|vs\.?))\s*$")
+"""A line that cannot end a sentence: its next line continues it, whatever that line starts
+with (``... p < 0.001;`` / ``I2 = 35%)``)."""
+
+
+def _hard_wrapped(lines: list[str], kinds: list[str]) -> bool:
+    """Whether the text is wrapped at a fixed width (pdftotext, e-mail): most long lines end
+    mid-sentence, so every such line continues on the next."""
+    prose = [line.rstrip() for line, kind in zip(lines, kinds) if kind == "prose"
+             and len(line.strip()) > 40]
+    if len(prose) < 10:
+        return False
+    cut = sum(1 for line in prose if line[-1] not in ".!?:")
+    return cut > 0.5 * len(prose)
+
+
 def _reading_order(lines: list[str], kinds: list[str]) -> list[tuple[int, bool]]:
     """Line order with joins: a prose line cut mid-sentence is followed by its continuation.
 
@@ -191,6 +208,7 @@ def _reading_order(lines: list[str], kinds: list[str]) -> list[tuple[int, bool]]
     """
     order: list[tuple[int, bool]] = []
     used = [False] * len(lines)
+    wrapped = _hard_wrapped(lines, kinds)
     for i in range(len(lines)):
         if used[i]:
             continue
@@ -200,7 +218,9 @@ def _reading_order(lines: list[str], kinds: list[str]) -> list[tuple[int, bool]]
         while kinds[current] == "prose" and len(lines[current].strip()) > 20 \
                 and lines[current].rstrip()[-1] not in ".!?:" \
                 and not _GLOSSARY.match(lines[current]):
-            follow = _continuation(lines, kinds, used, current)
+            any_start = wrapped and len(lines[current].strip()) > 40 or \
+                _UNFINISHED.search(lines[current]) is not None
+            follow = _continuation(lines, kinds, used, current, any_start)
             if follow is None:
                 break
             used[follow] = True
@@ -209,12 +229,15 @@ def _reading_order(lines: list[str], kinds: list[str]) -> list[tuple[int, bool]]
     return order
 
 
-def _continuation(lines: list[str], kinds: list[str], used: list[bool], i: int) -> int | None:
+def _continuation(lines: list[str], kinds: list[str], used: list[bool], i: int,
+                  any_start: bool) -> int | None:
+    """The line that continues line ``i``: the next prose line that starts mid-sentence (or,
+    with ``any_start``, the next prose line at all), past captions, tables and glossaries."""
     for j in range(i + 1, min(i + 60, len(lines))):
         if used[j] or kinds[j] != "prose":
             continue
         text = lines[j].strip()
-        if _CONTINUES.match(text):
+        if any_start or _CONTINUES.match(text):
             return j
         if _GLOSSARY.match(text):
             continue
