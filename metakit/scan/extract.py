@@ -740,7 +740,7 @@ def _statistics(found: Finding, text: str, start: int, end: int, *, mode: str,
         if kind == "p":
             value = m.group("p")
             op = m.group("op")
-            printed = ("" if op in "=:" else op) + value
+            printed = ("" if op in "=:" else op.lstrip("=").strip()) + value
             if value == ".":
                 found.notes.append("a p-value printed as '.'")
                 continue
@@ -828,7 +828,7 @@ def _tests(doc: Document, claimed: list[tuple[int, int]]) -> list[Finding]:
                 found.q_df = str(nt.WORDS.get(m.group("df").lower(), m.group("df")))
             elif m.lastgroup == "p" and not found.q_pval and m.group("p") != ".":
                 op = m.group("op")
-                found.q_pval = ("" if op in "=:" else op) + m.group("p")
+                found.q_pval = ("" if op in "=:" else op.lstrip("=").strip()) + m.group("p")
                 found.end = m.end()
         if found.q_df and found.q_pval:
             context = text[max(0, match.start() - 200):match.start()]

@@ -105,7 +105,7 @@ def measure_of(match: re.Match[str]) -> str:
     return _MEASURES[int(match.lastgroup[1:])][1]  # type: ignore[index]
 
 
-_OPERATOR = r"(?P<op>=|<=|>=|<|>|≤|≥|:)"
+_OPERATOR = r"(?P<op>=\s?[<>≤≥]|=|<=|>=|<|>|≤|≥|:)"
 STATISTIC = re.compile(
     r"(?=[hHiIoOtTbBsSeEpPfFl1QCcχdDτzZrRmMgG0-9])"
     r"(?:(?P<het>(?i:heterogeneity|inconsistency))"

@@ -217,7 +217,7 @@ def _on_dask(address: str, batches: list[list[str]], args: tuple[object, ...],
     except ImportError:  # pragma: no cover - a dependency of metakit
         raise SchedulerError("--scheduler needs dask[distributed]") from None
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise SchedulerError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
