@@ -6,7 +6,8 @@
 - a draft ``published.csv`` per paper in the dossier schema (:data:`PUBLISHED_COLUMNS`), one row
   per distinct result (a result printed in the abstract and again in the results is one row
   with both sources), so that a reviewer can correct it and build a workbook from it;
-- ``scan.html``: self-contained, contradictions first, each quoting its sentence.
+- ``scan.html``: self-contained, contradictions first, each quoting its sentence (for a folder,
+  consistent rows are counted, not listed).
 
 Every file is written atomically (a temporary file, then a rename).
 """
@@ -131,6 +132,9 @@ _GROUPS = (
 )
 
 
+_LISTED_FOR_ONE_PAPER = frozenset({"not_reproducible", "consistent"})
+
+
 def _group(row: dict[str, str]) -> str:
     if row["verdict"] == "inconsistent" and row["assumption"]:
         return "conditional"
@@ -182,6 +186,10 @@ def scan_html(scans: Sequence[FileScan], *, title: str = "metakit scan") -> str:
         if not members:
             continue
         body.append(f'<h2 class="{group}">{esc(heading)} ({len(members)})</h2>')
+        if len(scans) > 1 and group in _LISTED_FOR_ONE_PAPER:
+            body.append("<p>Listed in <code>scan.csv</code> (a folder's report lists only the "
+                        "rows that need a reader's eye).</p>")
+            continue
         cells = []
         for r in members:
             where = f"{esc(r['file'])}<br><small>{esc(r['section'])}, offset {r['offset']}</small>"
