@@ -140,6 +140,15 @@ def test_results_in_one_sentence_keep_their_own_statistics():
                           ci_level="95", p_value="0.51")
 
 
+def test_number_of_studies_from_the_paragraphs_opening_sentence():
+    text = ("Pain was reported in 6 studies of 400 patients. The data showed a fall "
+            "(MD = -1.0, 95% CI -1.5 to -0.5). Without the largest trial it was smaller "
+            "(MD = -0.8, 95% CI -1.4 to -0.2).")
+    assert [r.get("k", "") for r in read(text)] == ["6", ""]
+    text = "Twelve studies were included. Pain fell (MD = -1.0, 95% CI -1.5 to -0.5)."
+    assert read(text)[0].get("k", "") == ""
+
+
 def test_comparison_with_vs_gives_two_results():
     text = "Healing was faster with scaffolds (4.10 months, 95% CI: 3.80–4.40 vs. 6.20 months, " \
            "95% CI: 5.90–6.50)."

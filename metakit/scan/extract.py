@@ -563,6 +563,8 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]],
         first_in_sentence = previous_end <= sentence_start
         if first_in_sentence:
             _statistics(found, text, sentence_start, found.start, mode="", pre=True)
+            if not found.k and previous_end <= paragraph + 1:
+                _paragraph_studies(found, text, paragraph + 1, sentence_start)
         sentence_end = doc.sentence(anchor.end - 1, anchor.end)[1]
         stop = min(sentence_end, anchors[i + 1].keyword_start if i + 1 < len(anchors)
                    else sentence_end)
@@ -574,6 +576,20 @@ def _running_text(doc: Document, claimed: list[tuple[int, int]],
         previous_end = anchor.end
         findings.append(found)
     return findings
+
+
+_REVIEW_SIZE = re.compile(r"(?i:includ|eligib|identif|retriev|fulfil|selected|screen|met\s+the)")
+
+
+def _paragraph_studies(found: Finding, text: str, start: int, end: int) -> None:
+    """The number of studies stated earlier in the paragraph of its first result
+    (``MELD was reported in 6 studies ... The data showed (WMD ...)``), when stated once."""
+    counts = [m.group("k") or m.group("k2") for m in nt.STUDIES.finditer(text, start, end)]
+    if _REVIEW_SIZE.search(text, start, end):
+        return  # "twelve studies were included": the review's size, not this analysis's k
+    if len(counts) == 1:
+        found.k = str(nt.WORDS.get(counts[0].lower(), counts[0]))
+        found.notes.append("number of studies from the paragraph's earlier sentence")
 
 
 def _next_start(doc: Document, anchor: _Anchor, after: int, labels: _Labels) -> int:
