@@ -112,8 +112,10 @@ body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 th, td { padding: 4px 8px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
 td.n { text-align: right; white-space: nowrap; }
-td.numbers { white-space: nowrap; font-family: ui-monospace, monospace; font-size: 90%; }
-blockquote { margin: 0; color: #444; font-style: italic; max-width: 45em; }
+td.numbers { min-width: 11em; max-width: 16em; font: 90% ui-monospace, monospace; }
+blockquote { margin: 0; color: #444; font-style: italic; }
+td.quote { min-width: 24em; max-width: 34em; }
+td.why { min-width: 18em; }
 .inconsistent { color: #b00020; font-weight: bold; }
 .conditional { color: #c25e00; font-weight: bold; }
 .deviates { color: #8a6d00; font-weight: bold; }
@@ -196,10 +198,11 @@ def scan_html(scans: Sequence[FileScan], *, title: str = "metakit scan") -> str:
             assumes = f"<br><small>assumes: {esc(r['assumption'])}</small>" \
                 if r["assumption"] else ""
             cells.append(
-                f"<tr><td>{where}</td><td><blockquote>{esc(r['quote'])}</blockquote></td>"
+                f"<tr><td>{where}</td><td class=\"quote\"><blockquote>{esc(r['quote'])}"
+                "</blockquote></td>"
                 f'<td class="numbers">{esc(_numbers(r))}</td>'
                 f'<td><span class="{group}">{esc(r["verdict"])}</span>{assumes}'
-                f"</td><td>{esc(r['note'])}</td></tr>")
+                f"</td><td class=\"why\">{esc(r['note'])}</td></tr>")
         body.append("<table><thead><tr><th>where</th><th>sentence</th><th>as read</th>"
                     f"<th>verdict</th><th>why</th></tr></thead><tbody>{''.join(cells)}</tbody>"
                     "</table>")
