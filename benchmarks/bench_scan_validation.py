@@ -3,11 +3,12 @@ correctly rounded results; >= 95% of seeded estimate, CI and p errors flagged).
 
 Run: ``.venv/bin/python benchmarks/bench_scan_validation.py [--results 10000] [--errors 2000]``.
 
-Correctly rounded results are real fits: for each, k studies are simulated and pooled with
-``metakit.rma`` (DL or REML), then printed as a paper would print them (estimate and CI to 2 or
-3 decimals, ratios back-transformed, p to 3 decimals or ``<0.001``, I² in percent, Q with its
-df), each in one of several notations, 50 results to a synthetic paper. The scan reads every
-paper end to end (extraction and audit):
+Correctly rounded results are real fits: of random subsets of the 13 BCG vaccine trials (real
+data) and of k simulated studies, pooled with ``metakit.rma`` (DL or REML), then printed as a
+paper would print them (estimate and CI to 2 or 3 decimals, ratios back-transformed, p to 3
+decimals or ``<0.001``, I² in percent as (Q - df)/Q, Q with its df), each in one of several
+notations, 50 results to a synthetic paper. The scan reads every paper end to end (extraction
+and audit):
 
 - specificity: how many of the correct results the audit calls inconsistent (target 0), and how
   many the extractor misses;
@@ -73,6 +74,12 @@ def simulate(rng: np.random.Generator, *, i2: str = "higgins") -> dict[str, str]
     theta = float(rng.normal(0, 0.4))
     yi = rng.normal(theta, np.sqrt(vi + tau ** 2))
     fit = mk.rma(yi, vi, method=str(rng.choice(["DL", "REML"])))
+    return printed(measure, fit, k, rng, i2=i2)
+
+
+def printed(measure: str, fit, k: int, rng: np.random.Generator, *, i2: str = "higgins"
+            ) -> dict[str, str]:
+    """A fit printed as a paper prints it (see :func:`simulate`)."""
     decimals = 2 if rng.random() < 0.8 else 3
     transform = math.exp if measure in RATIOS else (lambda x: x)
     est, lo, hi = (transform(v) for v in (fit.estimate, fit.ci_low, fit.ci_high))
@@ -85,6 +92,23 @@ def simulate(rng: np.random.Generator, *, i2: str = "higgins") -> dict[str, str]
                 max(0.0, 100 * (fit.q - (k - 1)) / fit.q) if i2 == "higgins" else fit.i2,
                 1 if rng.random() < 0.5 else 0),
             "template": str(int(rng.integers(len(TEMPLATES))))}
+
+
+def real_data(rng: np.random.Generator, count: int) -> list[dict[str, str]]:
+    """Fits of real trials: random subsets of the 13 BCG vaccine trials (Colditz et al. 1994,
+    metafor's dat.bcg), as risk and odds ratios."""
+    import pandas as pd
+
+    trials = pd.read_csv(ROOT / "tests" / "fixtures" / "bcg" / "studies.csv")
+    out = []
+    for _ in range(count):
+        chosen = trials.sample(int(rng.integers(3, len(trials) + 1)),
+                               random_state=int(rng.integers(2 ** 31)))
+        measure = str(rng.choice(["RR", "OR"]))
+        es = mk.escalc(measure, ai=chosen.ai, bi=chosen.bi, ci=chosen.ci, di=chosen.di)
+        fit = mk.rma(es.yi.to_numpy(), es.vi.to_numpy(), method=str(rng.choice(["DL", "REML"])))
+        out.append(printed(measure, fit, len(chosen), rng))
+    return out
 
 
 def sentence(result: dict[str, str]) -> str:
@@ -182,21 +206,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", type=int, default=10_000)
     parser.add_argument("--errors", type=int, default=2_000)
+    parser.add_argument("--real", type=int, default=500,
+                        help="how many of the results are fits of real trials (BCG subsets)")
     parser.add_argument("--seed", type=int, default=20261201)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    results = [simulate(rng) for _ in range(args.results)]
+    real = real_data(rng, args.real)
+    results = real + [simulate(rng) for _ in range(args.results - len(real))]
     rows = scan_results(results)
     missed = sum(r is None for r in rows)
     alarms = [(res, row) for res, row in zip(results, rows) if flagged(row)]
     verdicts = Counter(row["verdict"] for row in rows if row is not None)
-    print(f"specificity: {len(results)} correctly rounded results (real fits), "
+    print(f"specificity: {len(results)} correctly rounded results ({len(real)} fits of real "
+          f"trials, the rest of simulated ones), "
           f"{len(results) - missed} extracted, {missed} missed by the extractor")
     print(f"  verdicts: {dict(verdicts)}; false alarms: {len(alarms)} (target 0)")
     for res, row in alarms[:5]:
         print(f"    {sentence(res)}\n      -> {row['note'][:200]}")
     print(f"sensitivity: one error seeded into each of {args.errors} of them")
-    errors = seeded_errors(results[:args.errors], rng)
+    mixed = results[:args.errors // 4] + results[len(real):len(real) + args.errors
+                                                  - args.errors // 4]
+    errors = seeded_errors(mixed, rng)
     for name, variants in errors.items():
         scanned = scan_results(variants)
         hits = sum(flagged(r) for r in scanned)
