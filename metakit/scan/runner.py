@@ -55,12 +55,19 @@ class FileScan:
         inconsistent = [r for r in read if r["verdict"] == "inconsistent"]
         return {
             "results": len(self.rows), "read": len(read), "unread": len(self.rows) - len(read),
-            "checks": sum(int(r["_checks_run"]) for r in read),
+            "checks": sum(checks_run(r) for r in read),
             "inconsistent": len(inconsistent),
             "conditional": sum(1 for r in inconsistent if r["assumption"]),
             "deviates": sum(1 for r in read if r["verdict"] == "deviates"),
             "consistent": sum(1 for r in read if r["verdict"] == "consistent"),
         }
+
+
+def checks_run(row: dict[str, str]) -> int:
+    """How many checks of a ``scan.csv`` row could have failed (``not_checkable`` ones could
+    not)."""
+    return sum(1 for part in row["checks"].split("; ") if part and
+               not part.endswith(": not_checkable"))
 
 
 def _quote(doc: Document, found: Finding) -> str:
@@ -96,7 +103,6 @@ def _row(doc: Document, found: Finding, file: str, rule: str | None,
     row.update(verdict=verdict, assumption=assumption,
                checks="; ".join(f"{c.name}: {c.verdict}" for c in checks),
                note="; ".join(notes))
-    row["_checks_run"] = str(sum(1 for c in checks if c.verdict != "not_checkable"))
     return row
 
 
