@@ -69,6 +69,18 @@ def test_conditional_contradiction_names_its_assumption(scans):
     assert local["assumption"].startswith("df = k − 1 = 6, with k = 7 as printed")
 
 
+def test_draft_published_csv_loads_as_a_dossier_table(scans, tmp_path):
+    from metakit.scan.report import write_published_csv
+    from metakit.scan.runner import FileScan
+    from metakit.workbook.data import read_table
+
+    for review in REVIEWS:
+        path = tmp_path / review / "published.csv"
+        write_published_csv(FileScan(review, scans[review]), path)
+        table = read_table(path)
+        assert len(table) > 0 and table["analysis_id"].is_unique
+
+
 def test_garbled_figure_rows_are_unread_not_guessed(scans):
     garbled = [r for r in scans["nonunion"] if r["note"].startswith("garbled forest-plot row")]
     assert len(garbled) == 3
