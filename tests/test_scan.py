@@ -239,10 +239,13 @@ def test_cli_folder_with_bad_files(tmp_path, capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["scan", "no/such/paper.txt"], "does not exist"),
-    (["scan", ".", "--jobs", "0"], "--jobs: must be at least 1"),
-    (["scan", "README.md", "--rule", "random sometimes"], "rule: cannot read"),
+    (["scan", "{paper}", "--jobs", "0"], "--jobs: must be at least 1"),
+    (["scan", "{paper}", "--rule", "random sometimes"], "rule: cannot read"),
 ])
 def test_cli_invalid_requests_exit_2(argv, message, capsys, tmp_path):
+    paper = tmp_path / "paper.txt"
+    paper.write_text(PAPER)
+    argv = [a.format(paper=paper) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
