@@ -57,10 +57,10 @@ def test_stated_rule_makes_a_deviation():
     assert "model_rule" not in row["checks"]
 
 
-def test_a_row_the_battery_refuses_is_unread_with_the_reason():
+def test_an_impossible_printed_bound_is_a_contradiction():
     [row] = scan_text("Odds rose (OR 1.20, 95% CI -0.50 to 2.00).")
-    assert row["verdict"] == "unread" and row["note"].startswith("cannot be checked: ")
-    assert "log scale" in row["note"]
+    assert row["verdict"] == "inconsistent" and row["assumption"] == ""
+    assert "ci_low -0.50 is not above 0, as a ratio must be" in row["note"]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

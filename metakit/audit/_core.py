@@ -9,12 +9,14 @@ only when no choice of true values inside all the intervals reproduces the print
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,6 +58,26 @@ class FreemanTukey:
 
 
 Scale = Union[str, FreemanTukey]
+
+
+class Impossible(ValueError):
+    """A printed number outside the range its quantity can take (a p above 1, an I² above 100%,
+    a negative ratio). The public checks turn it into an ``inconsistent`` check
+    (:func:`impossible_is_inconsistent`): no true value can be printed so."""
+
+
+def impossible_is_inconsistent(check: Callable[..., Check]) -> Callable[..., Check]:
+    """Let a check return ``inconsistent`` where a printed input is :class:`Impossible`."""
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> Check:
+        try:
+            return check(*args, **kwargs)
+        except Impossible as exc:
+            bound = inspect.signature(check).bind(*args, **kwargs)
+            label = bound.arguments.pop("label", "")
+            return make_check(check.__name__, bound.arguments, None, "inconsistent",
+                              f"The printed {exc}: no true value can be printed so.", label)
+    return wrapper
 MISSING = frozenset({"", ".", "na", "n/a", "nan", "nr", "-", "—", "–"})
 
 # Relative slack on interval comparisons: covers floating-point error in the recomputation,
@@ -300,7 +322,7 @@ def to_model(name: str, printed: Printed, scale: Scale) -> tuple[float, float]:
 
     Raises
     ------
-    ValueError
+    Impossible
         If the printed value lies outside the scale's domain.
     """
     low, high = printed.low, printed.high
@@ -308,13 +330,13 @@ def to_model(name: str, printed: Printed, scale: Scale) -> tuple[float, float]:
         return (low, high)
     if scale == "log":
         if printed.value < 0 or high <= 0:
-            raise ValueError(f"{name}: {printed.text!r} must be > 0 on the log scale")
+            raise Impossible(f"{name} {printed.text} is not above 0, as a ratio must be")
         return (math.log(low) if low > 0 else -math.inf, math.log(high))
     factor = 100.0 if printed.percent else 1.0
     value, low, high = printed.value / factor, low / factor, high / factor
     if not 0 <= value <= 1:
-        raise ValueError(f"{name}: {printed.text!r} must be a proportion between 0 and 1 "
-                         f"(or a percentage) on the {scale} scale")
+        raise Impossible(f"{name} {printed.text} is not a proportion between 0 and 1 (or a "
+                         f"percentage)")
     if isinstance(scale, FreemanTukey):
         return (-math.inf if low <= 0 else float(pft(low, scale.n)),
                 math.inf if high >= 1 else float(pft(high, scale.n)))

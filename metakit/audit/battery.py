@@ -40,6 +40,10 @@ _DIFFERENCES = frozenset({"MD", "WMD", "SMD", "RD", "MEAN", "GEN", "ROM_LINEAR"}
 _PROPORTIONS = frozenset({"PR", "PFT", "PLO", "PAS", "PROPORTION", "RATE"})
 _PERCENT_WORDS = ("pct", "%", "percent")
 
+I2_FROM_Q = ("I² = (Q − df)/Q, as RevMan, Stata and R's meta compute it (metafor's I² from τ² "
+             "differs under REML)")
+"""The premise of every I² check, for a paper whose software is not known."""
+
 ROW_KEYS = ("measure", "estimate", "ci_low", "ci_high", "p_value", "z", "i2", "q", "q_df",
             "q_pval", "tau2", "k", "model", "ci_level")
 """The columns of a published row that the battery reads (others are ignored)."""
@@ -113,7 +117,7 @@ def assumed_df(k: int) -> tuple[int, str]:
 
 
 def battery(row: Mapping[str, object], *, rule: str | None = None, level: float = 95,
-            scale: Scale | None = None, scale_assumption: str = "",
+            scale: Scale | None = None, scale_assumption: str = "", i2_assumption: str = "",
             label: str | None = None) -> list[Check]:
     """Every audit check that the printed numbers of one result allow.
 
@@ -136,6 +140,9 @@ def battery(row: Mapping[str, object], *, rule: str | None = None, level: float 
     scale_assumption : str
         What choosing ``scale`` assumes that the paper does not state (e.g. "the Freeman-Tukey
         transform of Stata's metaprop; the paper names none"); recorded on the estimate checks.
+    i2_assumption : str
+        What the I² checks assume about how I² was computed, when the paper's software does not
+        settle it (:data:`I2_FROM_Q` for a paper of unknown software); recorded on them.
     label : str, optional
         Label of the checks (default: the row's ``analysis_id``).
 
@@ -181,15 +188,16 @@ def battery(row: Mapping[str, object], *, rule: str | None = None, level: float 
     df = _degrees_of_freedom(row, name)
     if df is not None and df[0] >= 1:
         dof, premise = df
-        heterogeneity = []
+        on_i2 = "; ".join(p for p in (premise, i2_assumption) if p)
         if q is not None and i2 is not None:
-            heterogeneity.append(i2_from_q(q, dof, i2, label=name))
+            checks.append(dataclasses.replace(i2_from_q(q, dof, i2, label=name),
+                                              assumption=on_i2))
         if q_p is not None and i2 is not None:
-            heterogeneity.append(_with_fitting_df(i2_from_pval(q_p, dof, i2, label=name),
-                                                  q_p, i2, premise))
+            check = _with_fitting_df(i2_from_pval(q_p, dof, i2, label=name), q_p, i2, premise)
+            checks.append(dataclasses.replace(check, assumption=on_i2))
         if q is not None and q_p is not None:
-            heterogeneity.append(q_pval(q, dof, q_p, label=name))
-        checks += [dataclasses.replace(c, assumption=premise) for c in heterogeneity]
+            checks.append(dataclasses.replace(q_pval(q, dof, q_p, label=name),
+                                              assumption=premise))
 
     if rule is not None and (i2 is not None or q_p is not None):
         checks.append(model_rule(i2, q_p, _text(row, "model"), rule, label=name))

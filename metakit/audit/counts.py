@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from metakit.audit._core import (
     Check,
+    Impossible,
+    impossible_is_inconsistent,
     Printed,
     fmt,
     fmt_range,
@@ -36,6 +38,7 @@ def _count(name: str, n: object) -> int:
     return int(value)
 
 
+@impossible_is_inconsistent
 def percent_of_n(percent: str, n: int, *, label: str = "") -> Check:
     """Check that a printed percentage of ``n`` is reachable by a whole count (GRIM).
 
@@ -79,7 +82,7 @@ def percent_of_n(percent: str, n: int, *, label: str = "") -> Check:
         return make_check("percent_of_n", inputs, None, "not_checkable",
                           "Not checkable: no percentage printed.", label)
     if not 0 <= printed.value <= 100:
-        raise ValueError(f"percent: {printed.text!r} is not a percentage between 0 and 100")
+        raise Impossible(f"percentage {printed.text} is not between 0 and 100")
     low, high = max(printed.low, 0.0), min(printed.high, 100.0)
     first = max(0, math.ceil(low * total / 100 - 1e-9))
     last = min(total, math.floor(high * total / 100 + 1e-9))

@@ -26,6 +26,8 @@ from scipy import stats
 
 from metakit.audit._core import (
     FreemanTukey,
+    Impossible,
+    impossible_is_inconsistent,
     Scale,
     Check,
     Printed,
@@ -104,6 +106,7 @@ def _read_ci(name: str, estimate: object, ci_low: object, ci_high: object, scale
     return _CI(est, low, high, e, lo, hi)
 
 
+@impossible_is_inconsistent
 def ci_symmetry(estimate: str, ci_low: str, ci_high: str, *, scale: Scale = "linear",
                 label: str = "") -> Check:
     """Check that a confidence interval is symmetric about its estimate on the model scale.
@@ -190,6 +193,7 @@ def _two_sided_p(stat: float, dist: str, df: int | None) -> float:
     return float(2 * stats.t.sf(stat, df))
 
 
+@impossible_is_inconsistent
 def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale = "linear",
               level: float = 95, dist: str = "z", df: int | None = None,
               label: str = "") -> Check:
@@ -253,7 +257,7 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale 
                           "Not checkable: no p-value printed.", label)
     p_box = (max(printed_p.low, 0.0), min(printed_p.high, 1.0))
     if p_box[0] > p_box[1]:
-        raise ValueError(f"p: {printed_p.text!r} is not a probability")
+        raise Impossible(f"p {printed_p.text} is not a probability between 0 and 1")
     se, stat = _statistic_range(ci, critical_value(level, dist, df))
     p_range = (_two_sided_p(stat[1], dist, df), _two_sided_p(stat[0], dist, df))
     ci_text = f"{ci.low.text} to {ci.high.text}"
@@ -273,6 +277,7 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale 
                       f"{lead}, not the printed p = {printed_p.text}{reason}.", label)
 
 
+@impossible_is_inconsistent
 def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale = "linear",
               level: float = 95, dist: str = "z", df: int | None = None,
               label: str = "") -> Check:

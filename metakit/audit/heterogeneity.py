@@ -20,6 +20,8 @@ from scipy import stats
 
 from metakit.audit._core import (
     Check,
+    Impossible,
+    impossible_is_inconsistent,
     Printed,
     check_df,
     fmt_range,
@@ -42,7 +44,7 @@ def _i2_box(name: str, i2: object) -> tuple[Printed, tuple[float, float]] | None
         return None
     box = (max(printed.low, 0.0), min(printed.high, 100.0))
     if box[0] > box[1] or printed.value > 100:
-        raise ValueError(f"{name}: {printed.text!r} is not a percentage between 0 and 100")
+        raise Impossible(f"I² {printed.text} is not a percentage between 0 and 100")
     return printed, box
 
 
@@ -52,7 +54,7 @@ def _p_box(name: str, p: object) -> tuple[Printed, tuple[float, float]] | None:
         return None
     box = (max(printed.low, 0.0), min(printed.high, 1.0))
     if box[0] > box[1] or printed.value > 1:
-        raise ValueError(f"{name}: {printed.text!r} is not a probability")
+        raise Impossible(f"{name} {printed.text} is not a probability between 0 and 1")
     return printed, box
 
 
@@ -61,7 +63,7 @@ def _q_box(q: object) -> tuple[Printed, tuple[float, float]] | None:
     if printed is None:
         return None
     if printed.value < 0:
-        raise ValueError(f"q: {printed.text!r} must be >= 0")
+        raise Impossible(f"Q {printed.text} is negative, as a sum of squares cannot be")
     return printed, (max(printed.low, 0.0), printed.high)
 
 
@@ -71,6 +73,7 @@ def _not_checkable(name: str, inputs: Mapping[str, object], missing: list[str],
                       f"Not checkable: {' and '.join(missing)} not printed.", label)
 
 
+@impossible_is_inconsistent
 def i2_from_q(q: str, df: int, i2: str, *, label: str = "") -> Check:
     """Check that a printed I² agrees with the printed Q and its degrees of freedom.
 
@@ -123,6 +126,7 @@ def i2_from_q(q: str, df: int, i2: str, *, label: str = "") -> Check:
                       f"{lead}, not the printed {i2_printed.text}.", label)
 
 
+@impossible_is_inconsistent
 def i2_from_pval(q_pval: str, df: int, i2: str, *, label: str = "") -> Check:
     """Check that a printed I² agrees with the p-value of the heterogeneity test.
 
@@ -172,6 +176,7 @@ def i2_from_pval(q_pval: str, df: int, i2: str, *, label: str = "") -> Check:
                       f"{lead}, not the printed {i2_printed.text}.", label)
 
 
+@impossible_is_inconsistent
 def q_pval(q: str, df: int, p: str, *, label: str = "") -> Check:
     """Check that the printed p-value of Cochran's Q agrees with Q and its degrees of freedom.
 

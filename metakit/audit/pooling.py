@@ -30,7 +30,9 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from metakit.audit._core import (
+    Impossible,
     Scale,
+    impossible_is_inconsistent,
     Check,
     Printed,
     check_level,
@@ -289,6 +291,7 @@ def _weights_mean_failure(rows: _Rows, weights: Sequence[str], e: tuple[float, f
             f"{est.text}")
 
 
+@impossible_is_inconsistent
 def rows_pool_to_summary(estimates: Sequence[str], ci_lows: Sequence[str],
                          ci_highs: Sequence[str], summary: Sequence[str], *,
                          weights: Sequence[str] | None = None, model: str = "fixed",
@@ -357,6 +360,7 @@ def rows_pool_to_summary(estimates: Sequence[str], ci_lows: Sequence[str],
                        crit, how, inputs, label)
 
 
+@impossible_is_inconsistent
 def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
                               ci_highs: Sequence[str], overall_est: str, overall_lo: str,
                               overall_hi: str, *, scale: Scale = "linear", level: float = 95,
@@ -401,6 +405,7 @@ def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
                        w_low, w_high, None, scale, crit, how, inputs, label)
 
 
+@impossible_is_inconsistent
 def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
                         ci_highs: Sequence[str], p: str, *,
                         scale: Scale | Sequence[Scale] = "linear", level: float = 95,
@@ -463,7 +468,7 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
                           f"Not checkable: {reason}.", label)
     p_box = (max(printed_p.low, 0.0), min(printed_p.high, 1.0))
     if p_box[0] > p_box[1]:
-        raise ValueError(f"p: {printed_p.text!r} is not a probability")
+        raise Impossible(f"p {printed_p.text} is not a probability between 0 and 1")
     df = len(rows.y_low) - 1
     q = _q_range(rows)
     p_range = (float(stats.chi2.sf(q[1], df)), float(stats.chi2.sf(q[0], df)))
@@ -478,6 +483,7 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
                       f"{lead}, not the printed p = {printed_p.text}.", label)
 
 
+@impossible_is_inconsistent
 def row_weights(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Sequence[str],
                 weights: Sequence[str], *, total: str = "100", model: str = "fixed",
                 scale: Scale = "linear", level: float = 95, label: str = "") -> Check:

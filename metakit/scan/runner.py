@@ -77,7 +77,7 @@ def _quote(doc: Document, found: Finding) -> str:
 
 def _row(doc: Document, found: Finding, file: str, rule: str | None,
          level: float) -> dict[str, str]:
-    from metakit.audit import battery
+    from metakit.audit.battery import I2_FROM_Q, battery
     from metakit.workbook.results import audit_verdict, failure_note
 
     row = {"file": file, "offset": str(doc.raw_offset(found.start)),
@@ -90,7 +90,8 @@ def _row(doc: Document, found: Finding, file: str, rule: str | None,
         notes.insert(0, found.unread)
     else:
         try:
-            checks = battery(row, rule=rule, level=level, label=f"{file}@{row['offset']}")
+            checks = battery(row, rule=rule, level=level, i2_assumption=I2_FROM_Q,
+                             label=f"{file}@{row['offset']}")
         except ValueError as exc:
             checks = []
             notes.insert(0, f"cannot be checked: {exc}")
