@@ -631,3 +631,10 @@ def test_battery_names_how_i2_was_computed_when_the_software_is_unknown():
     assert check.verdict == "inconsistent" and check.assumption.startswith("I² = (Q − df)/Q")
     (firm,) = [c for c in audit.battery(row) if c.name == "i2_from_q"]
     assert firm.verdict == "inconsistent" and firm.assumption == ""
+
+
+@pytest.mark.parametrize("i2", ["0", "25.5", "45", "67", "94", "99.4"])
+@pytest.mark.parametrize("p", ["0.09", "0.0005", "<0.0001", "1.00", "0.02", "0.000"])
+def test_df_range_equals_the_df_that_i2_from_pval_accepts(i2: str, p: str) -> None:
+    fitting = [df for df in range(1, 121) if audit.i2_from_pval(p, df, i2).verdict == "consistent"]
+    assert audit.df_range(i2, p, max_df=120) == ((fitting[0], fitting[-1]) if fitting else None)

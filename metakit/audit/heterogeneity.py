@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from scipy import stats
 
 from metakit.audit._core import (
@@ -255,6 +257,30 @@ def df_range(i2: str, q_pval: str, *, max_df: int = 200) -> tuple[int, int] | No
     (6, 6)
     """
     max_df = check_df("max_df", max_df)
-    fitting = [df for df in range(1, max_df + 1)
-               if i2_from_pval(q_pval, df, i2).verdict == "consistent"]
-    return (fitting[0], fitting[-1]) if fitting else None
+    p_read, i2_read = _p_box("q_pval", q_pval), _i2_box("i2", i2)
+    if p_read is None or i2_read is None:
+        return None
+    (_, p_box), (_, i2_box) = p_read, i2_read
+    df = np.arange(1, max_df + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = _i2_array(stats.chi2.isf(p_box[1], df), df)
+        high = _i2_array(stats.chi2.isf(p_box[0], df), df)
+    tol = 1e-9 * 100
+    vacuous = (low <= tol) & (high >= 100 - tol)
+    fits = (low <= i2_box[1] + tol) & (i2_box[0] <= high + tol) & ~vacuous
+    fitting = [int(d) for d in df[fits]]
+
+    def scalar(d: int) -> bool:
+        return 1 <= d <= max_df and i2_from_pval(q_pval, d, i2).verdict == "consistent"
+
+    # the vectorised test agrees with i2_from_pval up to its slack: confirm the edges with it
+    if fitting and scalar(fitting[0]) and scalar(fitting[-1]) \
+            and not scalar(fitting[0] - 1) and not scalar(fitting[-1] + 1):
+        return fitting[0], fitting[-1]
+    exact = [d for d in range(1, max_df + 1) if scalar(d)]
+    return (exact[0], exact[-1]) if exact else None
+
+
+def _i2_array(q: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """:func:`_i2` for arrays (an infinite Q gives 100)."""
+    return np.where(np.isinf(q), 100.0, np.where(q <= df, 0.0, 100.0 * (q - df) / q))
