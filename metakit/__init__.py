@@ -34,6 +34,8 @@ _EXPORTS = {
     "rma_mh": "metakit.engine.mh",
     "rma_peto": "metakit.engine.mh",
     "metaprop": "metakit.engine.proportions",
+    "rma_glmm": "metakit.engine.glmm",
+    "rma_mv": "metakit.engine.multilevel",
     "subgroup": "metakit.engine.subgroups",
     "rma_batch": "metakit.engine.batch",
     "regtest": "metakit.engine.bias",

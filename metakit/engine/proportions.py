@@ -27,6 +27,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from metakit.engine import _validation as v
 from metakit.engine.effect_sizes import escalc
+from metakit.engine.glmm import GLMMResult, rma_glmm
+from metakit.engine.heterogeneity import METHODS
 from metakit.engine.models import RMAResult, rma
 from metakit.engine.transforms import back_transform
 
@@ -37,11 +39,12 @@ STUDY_INTERVALS = {"wilson": "wilson", "exact": "beta"}
 class MetapropResult:
     """Pooled proportion: ``prop, prop_low, prop_high`` (and ``pi_*_prop``) back-transformed.
 
-    Every attribute of the underlying :class:`RMAResult` (on the transformed scale) is
-    available too: ``res.tau2``, ``res.i2``, ``res.q_pval``, ``res.fit`` ...
+    Every attribute of the underlying :class:`RMAResult` (or, for ``method="GLMM"``,
+    :class:`~metakit.engine.glmm.GLMMResult`) on the transformed scale is available too:
+    ``res.tau2``, ``res.i2``, ``res.q_pval``, ``res.fit`` ...
     """
 
-    fit: RMAResult
+    fit: RMAResult | GLMMResult
     xi: np.ndarray
     ni: np.ndarray
     study_interval: str
@@ -95,7 +98,7 @@ class MetapropResult:
                 f"[{self.prop_low:.4f}, {self.prop_high:.4f}]")
 
 
-def metaprop(xi: ArrayLike, ni: ArrayLike, measure: str = "PFT", method: str = "REML",
+def metaprop(xi: ArrayLike, ni: ArrayLike, measure: str | None = None, method: str = "REML",
              test: str = "z", level: float = 95, *, slab: Sequence[Any] | None = None,
              study_interval: str = "wilson") -> MetapropResult:
     """Pool single proportions on the ``PFT``, ``PLO`` or ``PR`` scale and back-transform.
@@ -104,21 +107,34 @@ def metaprop(xi: ArrayLike, ni: ArrayLike, measure: str = "PFT", method: str = "
     ----------
     xi, ni : array_like
         Events and sizes per study.
-    measure : {"PFT", "PLO", "PR"}
+    measure : {"PFT", "PLO", "PR"}, optional
         Freeman-Tukey double arcsine (back-transformed with the harmonic mean of ``ni``, Miller
-        1978, as metafor's ``transf.ipft.hm`` and Stata's ``metaprop``), logit, or raw.
-    method, test, level
-        As in :func:`metakit.rma`.
+        1978, as metafor's ``transf.ipft.hm`` and Stata's ``metaprop``), logit, or raw. Default
+        ``"PFT"``, and ``"PLO"`` (the only one it allows) for ``method="GLMM"``.
+    method : str
+        A τ² estimator of :func:`metakit.rma`, or ``"GLMM"``: the random-intercept logistic
+        model fitted by ML with 7-point adaptive Gauss-Hermite quadrature
+        (:func:`~metakit.engine.glmm.rma_glmm`, as R meta's ``metaprop(method = "GLMM")``),
+        which uses the exact binomial likelihood of 0/n and n/n studies.
+    test, level
+        As in :func:`metakit.rma`; for ``"GLMM"`` ``test`` is ``"z"`` or ``"t"``.
     study_interval : {"wilson", "exact"}
         Per-study display interval (Stata's metaprop shows Wilson; exact is Clopper-Pearson).
 
     References
     ----------
     Nyaga et al. (2014); Barendregt et al. (2013); Miller (1978); Wilson (1927);
-    Clopper & Pearson (1934).
+    Clopper & Pearson (1934); Stijnen, Hamza & Özdemir (2010) for the GLMM.
     """
-    v.check_choice("measure", measure, ("PFT", "PLO", "PR"))
     v.check_choice("study_interval", study_interval, tuple(STUDY_INTERVALS))
+    v.check_choice("method", method, METHODS + ("GLMM",))
+    if method == "GLMM":
+        if measure not in (None, "PLO"):
+            raise ValueError(f"measure: the GLMM is a logistic model, so measure must be 'PLO' "
+                             f"(or omitted), got {measure!r}")
+        glmm = rma_glmm(xi, ni, level=level, test=test, slab=slab)
+        return MetapropResult(glmm, glmm.xi, glmm.ni, study_interval)
+    measure = v.check_choice("measure", measure or "PFT", ("PFT", "PLO", "PR"))
     es = escalc(measure, xi=xi, ni=ni, slab=slab)
     x = np.asarray(xi, dtype=float)
     n = np.asarray(ni, dtype=float)
