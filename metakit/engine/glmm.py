@@ -267,7 +267,6 @@ class GLMMResult(ScalarInference):
     qe_lrt: float
     i2: float
     h2: float
-    converged: bool
     method: str = "ML"
 
     @property
@@ -382,6 +381,9 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
         which = "no events" if x.sum() == 0 else "events in every participant"
         raise ValueError(f"xi: every study has {which}, so the ML estimate of the pooled logit "
                          "is infinite; report the counts instead of a pooled proportion")
+    if not np.any((x > 0) & (x < n)):
+        raise ValueError("xi: every study has either no events or events in every participant, "
+                         "so τ² has no finite ML estimate; report the counts instead")
 
     modes = np.zeros_like(x)
 
@@ -392,6 +394,9 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
                                       np.array([-np.inf, 0.0]))
     beta, tau = float(theta[0]), float(theta[1])
     info = -hess
+    if not converged or (tau > 0 and np.linalg.eigvalsh(info).min() <= 0):
+        raise ValueError("xi, ni: the GLMM likelihood has no well-defined maximum for these "
+                         "counts (ML did not converge); report the counts instead")
     # variance of β: the β element of the inverse information (its Schur complement); at τ = 0
     # the information is block-diagonal, as the likelihood is even in τ
     vb = 1 / (info[0, 0] - (info[0, 1] ** 2 / info[1, 1] if tau > 0 else 0.0))
@@ -415,4 +420,4 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
         beta=beta, vb=float(vb), level=level, test=test, measure="PLO", xi=x, ni=n,
         slab=labels or [str(i + 1) for i in range(k)], tau2=tau2, nagq=int(nagq), ll=ll,
         q=max(0.0, wald), qe_lrt=max(0.0, 2 * (ll_sat - ll_fe)),
-        i2=100 * tau2 / (typical + tau2), h2=tau2 / typical + 1, converged=converged)
+        i2=100 * tau2 / (typical + tau2), h2=tau2 / typical + 1)

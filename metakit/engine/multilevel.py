@@ -1,4 +1,4 @@
-"""Three-level meta-analysis: estimates nested in studies (metafor's ``rma.mv``, ``~ 1 | study/es``).
+"""Three-level meta-analysis, estimates nested in studies (metafor ``rma.mv``, ``~ 1 | study/es``).
 
 Estimate ``j`` of study ``i`` is ``y_ij = μ + u_i + w_ij + e_ij`` with ``u_i ~ N(0, σ₁²)``
 (between studies), ``w_ij ~ N(0, σ₂²)`` (between estimates within a study) and
@@ -93,7 +93,7 @@ def _profile(sigma2: NDArray, b: _Blocks, reml: bool) -> tuple[float, NDArray, f
 
 def _maximise(b: _Blocks, reml: bool, fixed: tuple[int, float] | None = None,
               start: NDArray | None = None) -> tuple[NDArray, bool]:
-    """(σ₁², σ₂²) maximising the (restricted) likelihood, one of them held at a value if ``fixed``."""
+    """(σ₁², σ₂²) maximising the (restricted) likelihood; with ``fixed``, one held at a value."""
     if start is None:
         start = np.full(2, max(float(np.var(b.y)) / 2, 0.01))
     free = [0, 1] if fixed is None else [1 - fixed[0]]
