@@ -17,27 +17,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from bench_engine import median_time
 
 import metakit as mk
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "glmm_mv_reference.json"
 R_REPEATS = 50
-
-
-def median_time(func, repeat: int = 7, number: int = 20) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            func()
-        times.append((time.perf_counter() - start) / number)
-    return statistics.median(times)
 
 
 def metafor_times(data: dict) -> dict[str, float] | None:
@@ -61,8 +51,8 @@ def main() -> None:
     x, n = props["xi"], props["ni"]
     y, v, study = multi["yi"], multi["vi"], multi["study"]
     ours = {
-        "glmm": median_time(lambda: mk.metaprop(x, n, method="GLMM")),
-        "mv": median_time(lambda: mk.rma_mv(y, v, study=study)),
+        "glmm": median_time(lambda: mk.metaprop(x, n, method="GLMM"), number=20),
+        "mv": median_time(lambda: mk.rma_mv(y, v, study=study), number=20),
         "mv_ci": median_time(lambda: mk.rma_mv(y, v, study=study).sigma2_ci, number=3),
     }
     theirs = metafor_times({"glmm": {"xi": x, "ni": n}, "mv": {"yi": y, "vi": v,

@@ -54,9 +54,10 @@ NAGQ = 7
 class ScalarInference:
     """z- or t-based inference for one pooled coefficient (shared by the GLMM and ``rma_mv``).
 
-    Subclasses provide ``beta`` (estimate), ``vb`` (its variance), ``test``, ``level``, ``dfs``
-    (t degrees of freedom), ``measure`` and ``pi_variance`` (the heterogeneity added to the
-    variance of the estimate in the prediction interval).
+    Besides ``beta`` (the estimate), ``vb`` (its variance), ``level``, ``test`` (``"z"`` or
+    ``"t"`` on ``k - 1`` df) and ``measure``, subclasses provide ``k`` (number of estimates),
+    ``tau2`` (the heterogeneity added in the prediction interval) and ``q`` (a heterogeneity
+    statistic on ``k - 1`` df).
     """
 
     beta: float
@@ -67,11 +68,16 @@ class ScalarInference:
 
     @property
     def dfs(self) -> int | None:
-        raise NotImplementedError
+        """Degrees of freedom of the t-distribution (``test="t"``), else ``None``."""
+        return self.k - 1 if self.test == "t" else None  # type: ignore[attr-defined]
 
     @property
-    def pi_variance(self) -> float:
-        raise NotImplementedError
+    def q_df(self) -> int:
+        return self.k - 1  # type: ignore[attr-defined]
+
+    @property
+    def q_pval(self) -> float:
+        return float(stats.chi2.sf(self.q, self.q_df))  # type: ignore[attr-defined]
 
     @property
     def estimate(self) -> float:
@@ -106,11 +112,15 @@ class ScalarInference:
     @property
     def pi_low(self) -> float:
         """Prediction interval for the true effect in a new study (metafor's ``predict``)."""
-        return self.beta - self._crit() * float(np.sqrt(self.vb + self.pi_variance))
+        return self.beta - self._crit() * self._pi_se
 
     @property
     def pi_high(self) -> float:
-        return self.beta + self._crit() * float(np.sqrt(self.vb + self.pi_variance))
+        return self.beta + self._crit() * self._pi_se
+
+    @property
+    def _pi_se(self) -> float:
+        return float(np.sqrt(self.vb + self.tau2))  # type: ignore[attr-defined]
 
     def back_transform(self) -> dict[str, float]:
         """Summary on the natural scale of ``measure`` (``expit`` for ``PLO``)."""
@@ -274,22 +284,6 @@ class GLMMResult(ScalarInference):
         return len(self.xi)
 
     @property
-    def dfs(self) -> int | None:
-        return self.k - 1 if self.test == "t" else None
-
-    @property
-    def pi_variance(self) -> float:
-        return self.tau2
-
-    @property
-    def q_df(self) -> int:
-        return self.k - 1
-
-    @property
-    def q_pval(self) -> float:
-        return float(stats.chi2.sf(self.q, self.q_df))
-
-    @property
     def qe_lrt_pval(self) -> float:
         return float(stats.chi2.sf(self.qe_lrt, self.q_df))
 
@@ -400,13 +394,10 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
     # variance of β: the β element of the inverse information (its Schur complement); at τ = 0
     # the information is block-diagonal, as the likelihood is even in τ
     vb = 1 / (info[0, 0] - (info[0, 1] ** 2 / info[1, 1] if tau > 0 else 0.0))
-    log_choose = _log_choose(x, n)
-    ll = loglik(theta)[0] + float(log_choose.sum())
+    ll = loglik(theta)[0] + float(_log_choose(x, n).sum())
 
-    p_fe = x.sum() / n.sum()
-    ll_fe = float(np.sum(log_choose + special.xlogy(x, p_fe) + special.xlogy(n - x, 1 - p_fe)))
-    ll_sat = float(np.sum(log_choose + special.xlogy(x, x / n)
-                          + special.xlogy(n - x, (n - x) / n)))
+    ll_fe = float(stats.binom.logpmf(x, n, x.sum() / n.sum()).sum())
+    ll_sat = float(stats.binom.logpmf(x, n, x / n).sum())
     inner = (x > 0) & (x < n)
     xs, ns = x[inner], n[inner]
     w = xs * (ns - xs) / ns

@@ -142,14 +142,6 @@ class MVResult(ScalarInference):
         return len(set(self.study))
 
     @property
-    def dfs(self) -> int | None:
-        return self.k - 1 if self.test == "t" else None
-
-    @property
-    def pi_variance(self) -> float:
-        return self.tau2
-
-    @property
     def tau2(self) -> float:
         return float(sum(self.sigma2))
 
@@ -171,14 +163,6 @@ class MVResult(ScalarInference):
     @cached_property
     def q(self) -> float:
         return generalized_q(0.0, self.yi, self.vi, np.ones((self.k, 1)))
-
-    @property
-    def q_df(self) -> int:
-        return self.k - 1
-
-    @property
-    def q_pval(self) -> float:
-        return float(stats.chi2.sf(self.q, self.q_df))
 
     @cached_property
     def sigma2_ci(self) -> tuple[tuple[float, float], tuple[float, float]]:
