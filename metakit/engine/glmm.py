@@ -150,10 +150,11 @@ def _modes(beta: float, tau: float, x: NDArray, n: NDArray,
            start: NDArray) -> NDArray[np.float64]:
     """Mode of ``u ↦ x η - n log(1 + e^η) - u²/2`` with ``η = β + τu``, for every study.
 
-    The derivative is decreasing and its root lies in ``[τ(x - n), τx]``: Newton steps from
-    ``start`` (the modes at the previous parameters), bisecting whenever a step leaves the bracket.
+    The derivative is decreasing and its root lies between ``τ(x - n)`` and ``τx``: Newton steps
+    from ``start`` (the modes at the previous parameters), bisecting whenever a step leaves that
+    bracket.
     """
-    lo, hi = tau * (x - n), tau * x
+    lo, hi = np.minimum(tau * (x - n), tau * x), np.maximum(tau * (x - n), tau * x)
     u = np.clip(start, lo, hi)
     for _ in range(200):
         p = special.expit(beta + tau * u)
@@ -384,9 +385,11 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
     def loglik(t: NDArray) -> tuple[float, NDArray]:
         return _loglik(t, x, n, nagq, modes)
 
+    # the likelihood is even in τ, so τ is free of sign: τ = 0 is then an interior point, where
+    # a bound at 0 would stop the search at the saddle that τ = 0 is when τ̂ > 0
     theta, hess, converged = maximise(loglik, np.array([special.logit(x.sum() / n.sum()), 1.0]),
-                                      np.array([-np.inf, 0.0]))
-    beta, tau = float(theta[0]), float(theta[1])
+                                      np.full(2, -np.inf))
+    beta, tau = float(theta[0]), abs(float(theta[1]))
     info = -hess
     if not converged or (tau > 0 and np.linalg.eigvalsh(info).min() <= 0):
         raise ValueError("xi, ni: the GLMM likelihood has no well-defined maximum for these "
