@@ -9,8 +9,8 @@ binomial likelihood, with no continuity correction (Stijnen et al., 2010; Schwar
 
 Why a dedicated implementation: statsmodels' ``BinomialBayesMixedGLM`` fits a variational or
 Laplace posterior, not the AGQ maximum likelihood that metafor and R's meta report, so this module
-implements the one-dimensional quadrature (exact gradient, maximised with scipy's L-BFGS-B and a
-Newton polish) and nothing else.
+implements the one-dimensional quadrature (exact gradient, maximised with scipy's TNC and a Newton
+polish) and nothing else.
 
 References
 ----------
@@ -225,30 +225,38 @@ def maximise(loglik: Callable[[NDArray], tuple[float, NDArray]], start: NDArray,
              lower: NDArray) -> tuple[NDArray, NDArray, bool]:
     """Maximise a smooth log-likelihood with exact gradient subject to ``θ >= lower``.
 
-    L-BFGS-B (scipy) brings θ near the optimum, then Newton steps (Hessian from
+    scipy's truncated Newton (TNC, which unlike L-BFGS-B calls no threaded BLAS on these tiny
+    problems) brings θ near the optimum, then Newton steps (Hessian from
     :func:`gradient_hessian`) polish it to about 1e-10; a coordinate at its bound whose gradient
-    points below it stays there. Returns θ, the Hessian there and whether Newton converged.
+    points below it is held there. Returns θ, the Hessian there and whether Newton converged
+    (it stops, unconverged, where the likelihood is not concave or a step would lower it).
     """
     bounds = [(None if np.isinf(b) else float(b), None) for b in lower]
     fit = optimize.minimize(lambda t: tuple(-g for g in loglik(t)), start, jac=True,
-                            method="L-BFGS-B", bounds=bounds, options={"maxiter": 1000})
+                            method="TNC", bounds=bounds, options={"maxfun": 1000})
     theta = np.maximum(fit.x, lower)
 
     def gradient(t: NDArray) -> NDArray:
         return loglik(t)[1]
 
+    ll, grad = loglik(theta)
     for _ in range(20):
-        grad = gradient(theta)
-        hess = gradient_hessian(gradient, theta, lower)
-        free = ~((theta <= lower) & (grad <= 0))
-        block = hess[np.ix_(free, free)]
-        if free.any() and np.max(np.linalg.eigvalsh(block)) >= 0:
-            break  # not concave here: Newton would not head for a maximum
+        held = (theta - lower <= 1e-12) & (grad <= 0)
+        theta = np.where(held, lower, theta)
+        free = ~held
+        if not free.any():
+            return theta, gradient_hessian(gradient, theta, lower), True
+        block = gradient_hessian(gradient, theta, lower)[np.ix_(free, free)]
+        if np.max(np.linalg.eigvalsh(block)) >= 0:
+            break
         step = np.zeros_like(theta)
-        step[free] = -np.linalg.solve(block, grad[free]) if free.any() else 0.0
+        step[free] = -np.linalg.solve(block, grad[free])
         new = np.maximum(theta + step, lower)
+        ll_new, grad_new = loglik(new)
+        if ll_new < ll - 1e-9 * (1 + abs(ll)):
+            break
         done = bool(np.all(np.abs(new - theta) <= 1e-10 * (1 + np.abs(theta))))
-        theta = new
+        theta, ll, grad = new, ll_new, grad_new
         if done:
             return theta, gradient_hessian(gradient, theta, lower), True
     return theta, gradient_hessian(gradient, theta, lower), False

@@ -5,8 +5,8 @@ Estimate ``j`` of study ``i`` is ``y_ij = μ + u_i + w_ij + e_ij`` with ``u_i ~ 
 ``e_ij ~ N(0, v_ij)`` (sampling error, known). Repeated time points or outcomes of the same
 patients are thus not counted as independent studies. ``V`` is block-diagonal by study and each
 block is ``diag(v + σ₂²) + σ₁² 11'``, so every quantity comes from the Sherman-Morrison identity in
-``O(k)`` operations; the (restricted) likelihood is maximised with its exact gradient (L-BFGS-B,
-then Newton steps).
+``O(k)`` operations; the (restricted) likelihood is maximised with its exact gradient (scipy's
+TNC, then Newton steps).
 
 References
 ----------
