@@ -57,8 +57,8 @@ class _Blocks:
         return np.bincount(self.group, weights=values, minlength=self.m)
 
 
-def _profile(sigma2: NDArray, b: _Blocks, reml: bool) -> tuple[float, NDArray, float, float]:
-    """Log-likelihood, its gradient in (σ₁², σ₂²), the estimate μ and its variance."""
+def _loglik(sigma2: NDArray, b: _Blocks, reml: bool) -> tuple[float, NDArray, float, float]:
+    """(Restricted) log-likelihood with μ profiled out, its gradient in (σ₁², σ₂²), μ and var(μ)."""
     s1, s2 = float(sigma2[0]), float(sigma2[1])
     k = len(b.y)
     a = 1 / (b.v + s2)                        # D⁻¹, D = diag(v + σ₂²)
@@ -106,7 +106,7 @@ def _maximise(b: _Blocks, reml: bool, fixed: tuple[int, float] | None = None,
         return sigma2
 
     def loglik(x: NDArray) -> tuple[float, NDArray]:
-        ll, grad, _, _ = _profile(full(x), b, reml)
+        ll, grad, _, _ = _loglik(full(x), b, reml)
         return ll, grad[free]
 
     x, _, converged = maximise(loglik, start[free], np.zeros(len(free)))
@@ -170,7 +170,9 @@ class MVResult(ScalarInference):
 
         A bound is where twice the drop in the (restricted) log-likelihood, maximised over the
         other component, reaches the χ²₁ quantile (Hardy & Thompson, 1996); a lower bound whose
-        profile at 0 stays below it is 0.
+        profile at 0 stays below it is 0, an upper bound beyond 1e8 is ``inf``. metafor's
+        ``confint`` searches only up to ``max(10, 100 σ²)`` and, with its default ``tol``, to
+        about 1e-4; its bound is then reported as missing or as that search limit.
         """
         return tuple(_profile_ci(self, r) for r in (0, 1))  # type: ignore[return-value]
 
@@ -212,7 +214,7 @@ def _profile_ci(res: MVResult, r: int) -> tuple[float, float]:
 
     def excess(value: float) -> float:
         sigma2, _ = _maximise(b, reml, fixed=(r, value), start=np.asarray(res.sigma2))
-        return 2 * (res.ll - _profile(sigma2, b, reml)[0]) - crit
+        return 2 * (res.ll - _loglik(sigma2, b, reml)[0]) - crit
 
     lower = 0.0 if excess(0.0) <= 0 else optimize.brentq(excess, 0.0, estimate, xtol=1e-12,
                                                          rtol=1e-12)
@@ -297,7 +299,7 @@ def rma_mv(yi: ArrayLike, vi: ArrayLike, study: Sequence[Any], method: str = "RE
         raise ValueError(f"yi: {k} estimates cannot identify a mean and two variance components")
 
     sigma2, converged = _maximise(b, method == "REML")
-    ll, _, mu, var_mu = _profile(sigma2, b, method == "REML")
+    ll, _, mu, var_mu = _loglik(sigma2, b, method == "REML")
     return MVResult(beta=mu, vb=var_mu, level=level, test=test, measure=measure, yi=y, vi=var,
                     study=groups, slab=labels or [str(i + 1) for i in range(k)], method=method,
                     sigma2=(float(sigma2[0]), float(sigma2[1])), ll=ll, converged=converged)
