@@ -176,13 +176,23 @@ def test_summaries_forest_rejects_missing_columns():
         summaries_forest(pd.DataFrame({"estimate": [1.0]}), group="g", label="l")
 
 
-def test_kinds_name_what_the_dossier_lacks(tmp_path):
+@pytest.mark.parametrize("old, new, message", [
+    ("    subgroups: subgroup_set\n    label: subgroup\n    options:\n      sets:",
+     "    label: subgroup\n    options:\n      sets:", "time_totals_rows: needs 'subgroups'"),
+    ("meld_time: {total: meld_time_pooled, studies: meld_overall}",
+     "meld_time: {total: meld_time_2w, studies: meld_overall}",
+     "time_totals_rows: published row 'meld_time_2w' prints no 'i2'"),
+    ("meld_time: {total: meld_time_pooled, studies: meld_overall}", "meld_time: meld_time_pooled",
+     "options.sets.meld_time needs 'total' and 'studies'"),
+    ("rows: {meld_overall: lists_meld,", "rows: {meld_overall: lists_nothing,",
+     "patient_totals: studies.csv has no column 'lists_nothing'"),
+    ("options: {claims: claims}", "options: {}", "meld_time_claims: needs options.claims"),
+])
+def test_kinds_name_what_the_dossier_lacks(tmp_path, old, new, message):
     folder = tmp_path / "cirrhosis"
     shutil.copytree(REPO / "data" / "cirrhosis", folder)
     text = (folder / "analyses.yaml").read_text()
-    (folder / "analyses.yaml").write_text(text.replace("    subgroups: subgroup_set\n    label: "
-                                                       "subgroup\n    options:\n      sets:",
-                                                       "    label: subgroup\n    options:\n"
-                                                       "      sets:", 1))
-    with pytest.raises(DossierError, match="time_totals_rows: needs 'subgroups'"):
+    assert old in text
+    (folder / "analyses.yaml").write_text(text.replace(old, new, 1))
+    with pytest.raises(DossierError, match=message.replace("(", r"\(")):
         run(folder)

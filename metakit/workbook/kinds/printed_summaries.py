@@ -72,6 +72,17 @@ def _option(context: Context, analysis: Analysis, name: str) -> Any:
     return analysis.options[name]
 
 
+def _printed_row(context: Context, analysis: Analysis, pid: str,
+                 columns: tuple[str, ...]) -> dict[str, Any]:
+    """A published row that must print ``columns``; the error names the row and the column."""
+    row = context.published_row(pid)
+    for column in columns:
+        if row.get(column) is None:
+            raise DossierError(f"{_where(context, analysis)}: published row {pid!r} prints no "
+                               f"{column!r}")
+    return row
+
+
 def _rows(context: Context, analysis: Analysis, *, exclude: bool = True) -> pd.DataFrame:
     """The printed rows the analysis reads, with a set column (``subgroups``)."""
     rows = context.dossier.select(analysis.data or "published", analysis.where,
@@ -159,7 +170,7 @@ def summaries_forest(context: Context, analysis: Analysis) -> Fitted:
     rows = _rows(context, analysis)
     totals = {}
     for name, pid in _option(context, analysis, "totals").items():
-        total = context.published_row(pid)
+        total = _printed_row(context, analysis, pid, ("estimate", "ci_low", "ci_high"))
         het = ", ".join(text for text, c in ((f"I² {total.get('i2')}%", "i2"),
                                              (f"heterogeneity p {total.get('q_pval')}", "q_pval"))
                         if total.get(c))
@@ -204,7 +215,12 @@ def double_counting(context: Context, analysis: Analysis) -> Fitted:
     max_df = int(analysis.options.get("max_df", 200))
     table = []
     for name, spec in _option(context, analysis, "sets").items():
-        total, studies = (context.published_row(spec[key]) for key in ("total", "studies"))
+        if not isinstance(spec, dict) or not {"total", "studies"} <= set(spec):
+            raise DossierError(f"{_where(context, analysis)}: options.sets.{name} needs 'total' "
+                               f"and 'studies' (published ids)")
+        total = _printed_row(context, analysis, spec["total"],
+                             ("estimate", "ci_low", "ci_high", "i2", "q_pval"))
+        studies = _printed_row(context, analysis, spec["studies"], ("k",))
         fitting = audit.df_range(total["i2"], total["q_pval"], max_df=max_df)
         k = int(studies["k"])
         needed = fitting[0] + 1 if fitting else None
@@ -247,7 +263,10 @@ def patient_totals(context: Context, analysis: Analysis) -> Fitted:
     studies = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
     table = []
     for pid, flag in _option(context, analysis, "rows").items():
-        row = context.published_row(pid)
+        row = _printed_row(context, analysis, pid, (*arms, "k"))
+        if flag not in studies.columns:
+            raise DossierError(f"{_where(context, analysis)}: {analysis.data}.csv has no column "
+                               f"{flag!r} (options.rows)")
         listed = studies[pd.to_numeric(studies[flag]) == 1]
         matches = matching_subsets(ways, [int(row[a]) for a in arms])
         shown = "; ".join(", ".join(m.studies) + "".join(
