@@ -196,3 +196,29 @@ def test_kinds_name_what_the_dossier_lacks(tmp_path, old, new, message):
     (folder / "analyses.yaml").write_text(text.replace(old, new, 1))
     with pytest.raises(DossierError, match=message.replace("(", r"\(")):
         run(folder)
+
+
+def test_subgroup_differences_of_ratios_are_ratios_of_ratios(tmp_path):
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    (folder / "review.yaml").write_text(
+        "id: hr\ntitle: Two printed hazard ratios\ncitation: A paper\ndesign: meta-analysis\n"
+        "source: test\n")
+    (folder / "published.csv").write_text(
+        "analysis_id,outcome,measure,subgroup,subgroup_set,estimate,ci_low,ci_high,i2,k,source\n"
+        "hr_a,OS,HR,A,os,0.50,0.25,1.00,,,test\n"
+        "hr_b,OS,HR,B,os,0.80,0.64,1.00,,,test\n")
+    (folder / "analyses.yaml").write_text(
+        "analyses:\n  - id: diff\n    title: A against B\n    kind: subgroup_differences\n"
+        "    data: published\n    subgroups: subgroup_set\n    label: subgroup\n"
+        "    effect: {measure: HR, source: published}\n")
+    row = run(folder).frame().set_index("analysis_id").loc["os_difference"]
+    crit = 1.959963984540054
+    se = [(math.log(1.00) - math.log(0.25)) / (2 * crit),
+          (math.log(1.00) - math.log(0.64)) / (2 * crit)]
+    d, half = math.log(0.50 / 0.80), crit * math.hypot(*se)
+    assert row["estimate"] == pytest.approx(0.625, rel=1e-12)
+    assert row["ci_low"] == pytest.approx(math.exp(d - half), rel=1e-9)
+    assert row["ci_high"] == pytest.approx(math.exp(d + half), rel=1e-9)
+    assert row["q"] == pytest.approx(d ** 2 / (se[0] ** 2 + se[1] ** 2), rel=1e-9)
+    assert row["note"] == "ratio A over B"
