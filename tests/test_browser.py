@@ -187,7 +187,7 @@ REVIEWS = (
         "goes through format.fit_table"))),
     pytest.param("por", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
     "nonunion",
-    pytest.param("cirrhosis", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
+    "cirrhosis",
     "ovarian",
 )
 """Strict xfails: each names what today's notebook still does; it fails once the notebook is

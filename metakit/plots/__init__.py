@@ -7,7 +7,8 @@ argument when there is nothing to draw.
 
 - :func:`forest`: RevMan 5 forest plot with subgroups, weights and heterogeneity lines
   (:func:`arm_columns`: events/total or mean, SD, total per arm);
-  :func:`loo_forest`: leave-one-out forest plot.
+  :func:`loo_forest`: leave-one-out forest plot; :func:`summaries_forest`: printed subgroup
+  summaries with their printed totals (nothing re-pooled).
 - :func:`funnel`: contour-enhanced funnel plot with trim-and-fill studies.
 - :func:`rob_traffic_light`, :func:`rob_summary`: risk of bias (ROBINS-I, RoB 1), and
   :func:`score_table` for Newcastle-Ottawa and Jadad scores.
@@ -21,6 +22,7 @@ from metakit.plots.forest import arm_columns, forest, loo_forest
 from metakit.plots.funnel import funnel
 from metakit.plots.prisma import prisma
 from metakit.plots.rob import rob_summary, rob_traffic_light, score_table
+from metakit.plots.summaries import summaries_forest
 
 __all__ = ["arm_columns", "baujat_plot", "bubble", "forest", "funnel", "loo_forest", "prisma",
-           "rob_summary", "rob_traffic_light", "score_table"]
+           "rob_summary", "rob_traffic_light", "score_table", "summaries_forest"]

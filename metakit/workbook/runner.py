@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, 
 from metakit.workbook.report import sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
 from metakit.workbook.robustness import robustness_rows
+
+PRISMA_LISTS = {"excluded_reason": "excluded_full_text",
+                "excluded_screening_reason": "excluded_screening", "identified_source": None}
+"""``prisma.csv`` boxes whose rows are listed one by one -> the box their sum gives."""
 
 
 @dataclass
@@ -246,20 +251,27 @@ class Review:
 
     def prisma(self, title: str | None = None) -> Any:
         """The PRISMA 2020 flow diagram from ``prisma.csv`` (column ``box`` names each count's box;
-        the counts of one box are added, ``excluded_reason`` rows list the full-text reasons)."""
+        the counts of one box are added). Rows of the list boxes of :data:`PRISMA_LISTS`
+        (``excluded_reason``: full-text reasons, ``excluded_screening_reason``: screening
+        reasons, ``identified_source``: records per database) are listed by the text after
+        the stage's first ``": "`` or ``", "``, and give their box's total where it has none."""
         from metakit.plots import prisma
 
         flow = self.dossier.table("prisma")
         counts = pd.to_numeric(flow["count"], errors="coerce")
         boxes: dict[str, int | None] = {}
         for box, values in counts.groupby(flow["box"].fillna("")):
-            if box and box != "excluded_reason":
+            if box and box not in PRISMA_LISTS:
                 boxes[box] = None if values.isna().all() else int(values.sum())
-        reasons = {str(stage).split(": ", 1)[-1]: int(n) for stage, n, box in
-                   zip(flow["stage"], counts, flow["box"]) if box == "excluded_reason"}
-        if reasons and boxes.get("excluded_full_text") is None:
-            boxes["excluded_full_text"] = sum(reasons.values())
-        return prisma(boxes, reasons or None,
+        listed = {box: {re.split(r": |, ", str(stage), maxsplit=1)[-1]: int(n)
+                        for stage, n, where in zip(flow["stage"], counts, flow["box"])
+                        if where == box} for box in PRISMA_LISTS}
+        for box, total in PRISMA_LISTS.items():
+            if listed[box] and total and boxes.get(total) is None:
+                boxes[total] = sum(listed[box].values())
+        return prisma(boxes, listed["excluded_reason"] or None,
+                      sources=listed["identified_source"] or None,
+                      screening_exclusions=listed["excluded_screening_reason"] or None,
                       title=title or "PRISMA 2020 flow, from the counts the paper prints")
 
     def funnel(self, analysis_id: str, **options: Any) -> Any:
