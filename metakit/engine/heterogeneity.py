@@ -46,7 +46,7 @@ METHODS = FIXED_METHODS + RANDOM_METHODS
 RTOL = 1e-10  # the iterations stop when a step changes τ² by less than this fraction of it
 MAXITER = 50  # Newton steps before the bracketing root finder takes over (regular rows take <30)
 _WIDENINGS = 60  # tenfold widenings of a bracket (upper end up to 1e61 mean variances)
-_HALVINGS = 1100  # a step is halved at most this often to keep τ² >= 0 (then it underflows)
+_HALVINGS = 2200  # halvings of a step to keep τ² >= 0 (enough to underflow any finite step)
 _LL_TOL = 1e-6  # ML/REML: τ² = 0 is taken when its log-likelihood is higher by more than this
 _BLOCK = 1 << 15  # values in a block of batch rows: temporaries stay small enough to be reused
 
@@ -319,7 +319,7 @@ def _closed_form(method: str, model: _Model) -> tuple[Any, Any]:
         var = 2 * fit.trace(model.v0, model.v0) + 4 * tau2 * trace_mv + 2 * tau2**2 * kp
         return tau2, np.sqrt(var) / kp
     if method == "SJ":
-        tau0 = model.fit(model.unit).rss() / model.k  # Σ (y - ȳ)² / k
+        tau0 = _InterceptFit(model, model.unit).rss() / model.k  # Σ (y - ȳ)² / k, as metafor
         w = model.weights(tau0)
         fit = model.fit(w)
         tau2 = np.maximum(0.0, tau0 * fit.rss() / kp)
