@@ -114,9 +114,9 @@ def rma_batch(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z
     vb = fit.variance
     if test == "knha":
         vb = vb * np.where(fit.rss > np.finfo(float).eps, fit.rss / (k - 1), 0.0)
-        crit = special.stdtrit(k - 1, 1 - alpha / 2)
+        crit = -special.stdtrit(k - 1, alpha / 2)  # as scipy.stats.t.isf
     else:
-        crit = -special.ndtri(alpha / 2)
+        crit = -special.ndtri(alpha / 2)  # as scipy.stats.norm.isf
     se = np.sqrt(vb)
     fixed = method in FIXED_METHODS
     half_pi = np.full(len(y), np.nan) if fixed else crit * np.sqrt(vb + fit.tau2)
