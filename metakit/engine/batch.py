@@ -99,7 +99,6 @@ def rma_batch(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z
             raise ValueError(f"yi, vi: infinite value in row {_first_row(np.isinf(y + var))}")
     if (var <= 0).any():  # NaN compares false
         raise ValueError(f"vi: must be > 0 (row {_first_row(var <= 0)})")
-    unit = finite.astype(float)
     k = np.count_nonzero(finite, axis=1) if padded else np.full(len(y), y.shape[1])
     if np.any(k < 1):
         raise ValueError(f"yi: row {int(np.flatnonzero(k < 1)[0])} has no studies")
@@ -109,7 +108,7 @@ def rma_batch(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z
 
     y0 = np.where(finite, y, 0.0) if padded else y
     v0 = np.where(finite, var, 0.0) if padded else var
-    fit = fit_rows(method, y0, v0, unit, k, rss=test == "knha")
+    fit = fit_rows(method, y0, v0, finite if padded else None, k, rss=test == "knha")
     alpha = 1 - level / 100
     vb = fit.variance
     if test == "knha":

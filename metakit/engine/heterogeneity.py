@@ -157,15 +157,17 @@ class _Intercept(_Model):
         return cls(y / np.sqrt(scale), vs, np.ones(len(y)), vs, k, scale, None)
 
     @classmethod
-    def padded(cls, y0: Array, v0: Array, unit: Array, k: Array,
+    def padded(cls, y0: Array, v0: Array, present: NDArray[np.bool_] | None, k: Array,
                rows: NDArray[np.intp]) -> _Intercept:
-        """Rows of a 2-D batch: ``unit`` 1 for the studies present, 0 (and ``y0 = v0 = 0``) for
-        absent ones; ``k`` counts them, ``rows`` numbers the rows in the batch."""
+        """Rows of a 2-D batch: the ``k`` studies ``present`` (None: all) and absent ones, whose
+        ``y0`` and ``v0`` are 0; ``rows`` numbers the rows in the batch."""
         inv_scale = k / np.einsum("ij->i", v0)
         vs = v0 * inv_scale[:, None]
         ys = y0 * np.sqrt(inv_scale)[:, None]
-        v = vs if k.min() == unit.shape[1] else np.where(unit > 0, vs, np.inf)
-        return cls(ys, v, unit, vs, k, 1 / inv_scale, rows)
+        if present is None:
+            return cls(ys, vs, np.ones_like(vs), vs, k, 1 / inv_scale, rows)
+        return cls(ys, np.where(present, vs, np.inf), present.astype(float), vs, k,
+                   1 / inv_scale, rows)
 
     def take(self, idx: NDArray[np.intp]) -> _Model:
         if self.single:
@@ -199,17 +201,28 @@ class _Design(_Model):
 
 
 class _InterceptFit:
-    """Weighted least-squares fit of the intercept (leverages ``h = w / Σw``)."""
+    """Weighted least-squares fit of the intercept (leverages ``h = w / Σw``, computed when
+    first read, as are the residuals)."""
 
-    __slots__ = ("model", "w", "sw", "h", "mu", "resid", "_rss", "_traces")
+    __slots__ = ("model", "w", "sw", "mu", "_h", "_resid", "_rss", "_traces")
 
-    def __init__(self, model: _Intercept, w: Array) -> None:
+    def __init__(self, model: _Model, w: Array) -> None:
         self.model, self.w = model, w
         self.sw = model.total(w)
-        self.h = w * model.col(1 / self.sw)
-        self.mu = model.dot(self.h, model.y)
-        self.resid = model.y - model.col(self.mu)
-        self._rss = self._traces = None
+        self.mu = model.dot(w, model.y) / self.sw
+        self._h = self._resid = self._rss = self._traces = None
+
+    @property
+    def h(self) -> Array:
+        if self._h is None:
+            self._h = self.w * self.model.col(1 / self.sw)
+        return self._h
+
+    @property
+    def resid(self) -> Array:
+        if self._resid is None:
+            self._resid = self.model.y - self.model.col(self.mu)
+        return self._resid
 
     def rss(self) -> Any:
         """``Σ w (y - ŷ)² = y'Py``, the generalised Q."""
@@ -593,14 +606,15 @@ def _pool(model: _Intercept, tau2: Array, out: dict[str, Array]) -> None:
         out["rss"][rows] = fit.rss()
 
 
-def fit_rows(method: str, y0: Array, v0: Array, unit: Array, k: NDArray[np.int64],
-             rss: bool = False) -> RowsFit:
+def fit_rows(method: str, y0: Array, v0: Array, present: NDArray[np.bool_] | None,
+             k: NDArray[np.int64], rss: bool = False) -> RowsFit:
     """The intercept-only model with τ² by ``method`` fitted to every row of ``y0``, ``v0``.
 
-    ``unit`` is 1 for the ``k`` studies present and 0 for absent ones (whose ``y0`` and ``v0``
-    are 0); rows with one study get τ² = 0. The estimators are those of :func:`estimate_tau2`,
-    run on blocks of rows at once; the rows the iterations leave unconverged are bracketed
-    together. ``rss`` (for Hartung-Knapp) is computed only when asked for (else NaN).
+    ``present`` marks the ``k`` studies of each row (None: all of them); absent ones have
+    ``y0 = v0 = 0``. Rows with one study get τ² = 0. The estimators are those of
+    :func:`estimate_tau2`, run on blocks of rows at once; the rows the iterations leave
+    unconverged are bracketed together. ``rss`` (for Hartung-Knapp) is computed only when asked
+    for (else NaN).
     """
     m, width = y0.shape
     k = k.astype(float)
@@ -613,7 +627,8 @@ def fit_rows(method: str, y0: Array, v0: Array, unit: Array, k: NDArray[np.int64
     size = max(1, _BLOCK // width)
     for first in range(0, m, size):
         part = slice(first, first + size)
-        block = _Intercept.padded(y0[part], v0[part], unit[part], k[part], np.arange(m)[part])
+        block = _Intercept.padded(y0[part], v0[part], None if present is None else present[part],
+                                  k[part], np.arange(m)[part])
         multi = np.flatnonzero(block.k > 1)
         if multi.size:
             sub = block if multi.size == block.m else block.take(multi)
@@ -627,7 +642,8 @@ def fit_rows(method: str, y0: Array, v0: Array, unit: Array, k: NDArray[np.int64
         _pool(block, out["tau2"][part], out)
     rows = np.concatenate(pending) if pending else np.empty(0, dtype=np.intp)
     if rows.size:
-        sub = _Intercept.padded(y0[rows], v0[rows], unit[rows], k[rows], rows)
+        sub = _Intercept.padded(y0[rows], v0[rows], None if present is None else present[rows],
+                                k[rows], rows)
         tau2, converged[rows] = _bracketing(method, sub)
         tau2, se = _finish(method, sub, tau2, converged[rows])
         out["tau2"][rows], out["tau2_se"][rows] = tau2 * sub.scale, se * sub.scale
