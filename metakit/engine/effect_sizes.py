@@ -136,7 +136,9 @@ def _from_pval(estimate: NDArray, pval: NDArray, log: bool,
         i = int(null[0])
         raise ValueError(f"estimate: an estimate at the null ({'1' if log else '0'}) with p = "
                          f"{pval[i]:g} < 1 gives no standard error at {v._where(i, labels)}")
-    se = np.abs(estimate) / stats.norm.isf(pval / 2)
+    from scipy.special import ndtri  # scipy loads only when it is needed
+
+    se = np.abs(estimate) / -ndtri(pval / 2)  # the normal quantile, as scipy.stats.norm.isf
     return estimate, se**2
 
 
