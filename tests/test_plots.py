@@ -360,6 +360,15 @@ def test_import_metakit_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
+def test_import_metakit_plots_loads_neither_scipy_nor_pandas():
+    """Issue 17: scipy (via bubble, forest, funnel) was half of ``import metakit.plots``."""
+    code = ("import sys, metakit.plots; "
+            "print(sorted(m for m in ('scipy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
 # ----------------------------------------------------------------------------- snapshots
 def _snap_forest():
     yi, vi, slab = data(12, seed=7)

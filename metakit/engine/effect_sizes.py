@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
 
 from metakit.engine import _validation as v
 
@@ -48,8 +47,10 @@ _NO_CORRECTION = frozenset({"PFT", "PAS"})
 
 def hedges_correction(df: ArrayLike) -> NDArray[np.float64]:
     """Exact small-sample correction ``J(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2))`` (Hedges, 1981)."""
+    from scipy.special import gammaln  # scipy loads only when it is needed
+
     m = np.asarray(df, dtype=float)
-    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    return np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))
 
 
 def _continuity(cells: Sequence[NDArray], add: float, to: str) -> list[NDArray]:
@@ -135,7 +136,9 @@ def _from_pval(estimate: NDArray, pval: NDArray, log: bool,
         i = int(null[0])
         raise ValueError(f"estimate: an estimate at the null ({'1' if log else '0'}) with p = "
                          f"{pval[i]:g} < 1 gives no standard error at {v._where(i, labels)}")
-    se = np.abs(estimate) / stats.norm.isf(pval / 2)
+    from scipy.special import ndtri  # scipy loads only when it is needed
+
+    se = np.abs(estimate) / -ndtri(pval / 2)  # the normal quantile, as scipy.stats.norm.isf
     return estimate, se**2
 
 
@@ -151,7 +154,9 @@ def _from_ci(estimate: NDArray, ci_low: NDArray, ci_high: NDArray, log: bool, le
         for name, arr in (("estimate", estimate), ("ci_low", ci_low)):
             v.check_positive(name, arr, labels=labels)
         estimate, ci_low, ci_high = np.log(estimate), np.log(ci_low), np.log(ci_high)
-    crit = stats.norm.isf((1 - level / 100) / 2)
+    from scipy.special import ndtri
+
+    crit = -ndtri((1 - level / 100) / 2)  # the normal quantile, as scipy.stats.norm.isf
     se = (ci_high - ci_low) / (2 * crit)
     return estimate, se**2
 

@@ -28,8 +28,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
 from metakit.engine import _validation as v
-from metakit.engine.heterogeneity import (FIXED_METHODS, METHODS, Tau2Fit, estimate_tau2,
-                                          projection, qprofile_ci)
+from metakit.engine.heterogeneity import (FIXED_METHODS, METHODS, Tau2Fit, cochran_q,
+                                          estimate_tau2, qprofile_ci)
 from metakit.engine.transforms import back_transform
 
 
@@ -118,8 +118,7 @@ class RMAResult:
 
     @cached_property
     def _typical_variance(self) -> float:
-        return (self.k - self.p) / np.trace(projection(self.vi, self.X)) \
-            if self.k > self.p else np.nan
+        return cochran_q(self.yi, self.vi, self.X)[1]
 
     @property
     def i2_ci(self) -> tuple[float, float]:
@@ -263,8 +262,9 @@ class RMAResult:
         lines = [f"{kind} (k = {self.k}; method: {self.method}; test: {self.test})", ""]
         if not self.is_fixed:
             lo, hi = self.tau2_ci
-            lines.append(f"tau^2 = {self.tau2:.4f} (SE = {self.tau2_se:.4f}; "
-                         f"{self.level:g}% CI {lo:.4f} to {hi:.4f})")
+            se = ("fixed; " if self.tau2_fixed else
+                  f"SE = {self.tau2_se:.4f}; " if np.isfinite(self.tau2_se) else "")
+            lines.append(f"tau^2 = {self.tau2:.4f} ({se}{self.level:g}% CI {lo:.4f} to {hi:.4f})")
         lines.append(f"I^2 = {self.i2:.2f}%   H^2 = {self.h2:.2f}")
         lines.append(f"Q(df = {self.q_df}) = {self.q:.4f}, p = {self.q_pval:.4g}")
         if self.is_regression:
@@ -453,7 +453,7 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
             raise ValueError(f"tau2: a fixed τ² has no place in an equal-effects model "
                              f"(method {method!r})")
         tau2 = v.check_number("tau2", tau2, minimum=0)
-        fit = Tau2Fit(tau2, True, "fixed", 0)
+        fit = Tau2Fit(tau2, np.nan, True, "fixed", 0)
     else:
         fit = estimate_tau2(method, y, var, X)
     tau2 = fit.tau2
@@ -470,21 +470,14 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
         vb = vb * (rss_knha / (k - p) if rss_knha > np.finfo(float).eps else 0.0)
 
     q_df = k - p
-    if q_df > 0:
-        P_fe = projection(var, X)
-        q = max(0.0, float(y @ P_fe @ y))
-        q_pval = float(special.chdtrc(q_df, q))
-        typical = q_df / np.trace(P_fe)
-    else:
-        q, q_pval, typical = 0.0, 1.0, np.nan
+    q, typical = cochran_q(y, var, X)
+    q_pval = float(special.chdtrc(q_df, q)) if q_df > 0 else 1.0
     if method in FIXED_METHODS:
         i2 = max(0.0, 100 * (q - q_df) / q) if q > 0 else 0.0
         h2 = q / q_df if q_df > 0 else 1.0
-        tau2_se = np.nan
     else:
         i2 = 100 * tau2 / (typical + tau2) if q_df > 0 else 0.0
         h2 = tau2 / typical + 1 if q_df > 0 else 1.0
-        tau2_se = np.nan if fixed_tau2 else _tau2_se(method, tau2, y, var, X)
 
     qm = qm_pval = np.nan
     if p > 1:
@@ -499,7 +492,7 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     return RMAResult(
         yi=y, vi=var, X=X, method=method, test=test, level=level, measure=measure,
         slab=labels or [str(i + 1) for i in range(k)], beta=beta, vb=vb, tau2=tau2,
-        tau2_se=tau2_se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval,
+        tau2_se=fit.se, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2, qm=qm, qm_pval=qm_pval,
         converged=fit.converged, solver=fit.solver, ni=sizes, mod_names=names,
         weights=100 * a / a.sum(), custom_weights=user_weights, weighted=bool(weighted),
         tau2_fixed=fixed_tau2)
@@ -542,14 +535,3 @@ def _weighted_adjusted_r2(y: NDArray, X: NDArray, beta: NDArray, w: NDArray) -> 
     r2 = explained / (explained + residual)
     return max(0.0, 100 * (1 - (1 - r2) * (k - 1) / (k - p)))
 
-
-def _tau2_se(method: str, tau2: float, y: NDArray, v: NDArray, X: NDArray) -> float:
-    """Standard error of τ² for the likelihood-based estimators (Fisher information)."""
-    w = 1.0 / (v + tau2)
-    if method == "ML":
-        return float(np.sqrt(2 / np.sum(w**2)))
-    if method == "REML":
-        P = projection(v + tau2, X)
-        info = float(np.sum(P * P))
-        return float(np.sqrt(2 / info)) if info > 0 else np.nan
-    return np.nan

@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from metakit.engine.effect_sizes import LOG_MEASURES
-
 
 def pft(p: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:
     """Freeman-Tukey double arcsine of proportion ``p`` with size ``n`` (metafor ``transf.pft``)."""
@@ -44,6 +42,8 @@ def ipft_hm(t: ArrayLike, ni: ArrayLike) -> NDArray[np.float64]:
 
 def back_transform(measure: str | None, value: float, ni: ArrayLike | None = None) -> float:
     """``value`` on the natural scale of ``measure`` (identity for differences and unknown)."""
+    from metakit.engine.effect_sizes import LOG_MEASURES  # pandas loads only when needed
+
     if measure in LOG_MEASURES:
         return float(np.exp(value))
     if measure == "PLO":

@@ -10,13 +10,15 @@ Medicine, 21(18), 2641-2652.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from metakit.plots._style import SQUARE, describe, new_figure, require_nonempty, styled
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @styled
@@ -46,6 +48,8 @@ def baujat_plot(frame_or_x: pd.DataFrame | Sequence[float], y: Sequence[float] |
     ----------
     Baujat et al. (2002), Stat Med 21:2641-2652.
     """
+    import pandas as pd  # loads only when a figure is drawn
+
     if isinstance(frame_or_x, pd.DataFrame):
         frame = frame_or_x
         require_nonempty("frame_or_x", len(frame), "rows")

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy import stats
 
 from metakit.plots._style import (
     INK,
@@ -85,6 +84,8 @@ def bubble(result: Any, moderator: int | str = 0, *, labels: bool = False,
     G[:, j] = grid
     pred = G @ result.beta
     se = np.sqrt(np.einsum("ij,jk,ik->i", G, result.vb, G))
+    from scipy import stats  # scipy loads only when a figure is drawn
+
     alpha = 1 - result.level / 100
     crit = (stats.t.isf(alpha / 2, result.k - result.p) if result.test == "knha"
             else stats.norm.isf(alpha / 2))

@@ -16,16 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
-from scipy import stats
 
 from metakit.plots._style import (
     FONT_SIZE,
@@ -41,6 +39,9 @@ from metakit.plots._style import (
     text_width,
 )
 from metakit.engine.transforms import expit, ipft
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RATIO = frozenset({"RR", "OR", "HR", "PETO", "IRR"})
 PROPORTION = frozenset({"PFT", "PLO", "PR"})
@@ -104,7 +105,9 @@ def _unwrap(result: Any) -> tuple[Any, Any]:
 
 
 def _crit(fit: Any) -> float:
-    return float(stats.norm.isf((1 - fit.level / 100) / 2))
+    from scipy.special import ndtri  # scipy loads only when a figure is drawn
+
+    return float(-ndtri((1 - fit.level / 100) / 2))
 
 
 def _study_intervals(fit: Any, prop: Any, back: bool) -> tuple[np.ndarray, ...]:
@@ -239,6 +242,8 @@ def arm_columns(*, labels: tuple[str, str] = ("MSC", "Control"), ai: Any = None,
 
 def _columns(columns: Any, k: int) -> tuple[list[str], list[list[str]]]:
     """Headers and per-study cells of the extra text columns."""
+    import pandas as pd  # loads only when a figure is drawn
+
     if columns is None:
         return [], []
     if isinstance(columns, pd.DataFrame):
@@ -755,6 +760,8 @@ def loo_forest(frame: pd.DataFrame, overall: Any = None, *, back_transform: bool
     Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
     meta-analysis. Research Synthesis Methods, 1(2), 112-125.
     """
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise ValueError("frame: expected a DataFrame with estimate, ci_low, ci_high")  # noqa: TRY004
     require_nonempty("frame", len(frame), "rows")

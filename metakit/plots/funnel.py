@@ -16,12 +16,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-from scipy import stats
 
 from metakit.plots._style import INK, describe, new_figure, require_nonempty, styled
 from metakit.plots.forest import MEASURE_NAMES, RATIO, _unwrap
@@ -33,6 +31,8 @@ SHADES = ("white", "#8C8C8C", "#BFBFBF", "#E5E5E5", "#F2F2F2")
 def _filled_arrays(filled: Any) -> tuple[np.ndarray, np.ndarray]:
     if filled is None:
         return np.empty(0), np.empty(0)
+    import pandas as pd  # loads only when a figure is drawn
+
     source = getattr(filled, "filled", filled)
     if isinstance(source, (pd.DataFrame, Mapping)):
         if "yi" not in source or "vi" not in source:
@@ -121,8 +121,10 @@ def funnel(result: Any, *, contours: Sequence[float] | None = (0.90, 0.95, 0.99)
     se_all = np.concatenate([se, fse])
     se_max = float(se_all.max()) * 1.08
     est = float(fit.estimate)
-    z95 = stats.norm.isf(0.025)
-    zs = [stats.norm.isf((1 - c) / 2) for c in levels]
+    from scipy.special import ndtri  # scipy loads only when a figure is drawn
+
+    z95 = -ndtri(0.025)
+    zs = [-ndtri((1 - c) / 2) for c in levels]
     reach = max([abs(y) + (zs[-1] if zs else z95) * s for y, s in zip(yi, se)]
                 + [abs(y) for y in np.concatenate([yi, fy])]
                 + [abs(est) + z95 * se_max, (zs[-1] if zs else 0) * se_max])

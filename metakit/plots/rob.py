@@ -18,10 +18,9 @@ blinding necessary? Controlled Clinical Trials, 17(1), 1-12.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -34,6 +33,9 @@ from metakit.plots._style import (
     styled,
     text_width,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Judgements of each tool, from best to worst, with the symbol robvis prints in the circle.
 TOOLS: dict[str, dict[str, str]] = {
@@ -63,6 +65,8 @@ def _tool(tool: str) -> str:
 
 
 def _normalise(judgements: Any, tool: str) -> pd.DataFrame:
+    import pandas as pd  # loads only when a figure is drawn
+
     if not isinstance(judgements, pd.DataFrame):
         raise ValueError("judgements: expected a DataFrame (index: study, columns: domains)")  # noqa: TRY004
     require_nonempty("judgements", judgements.shape[0] * judgements.shape[1], "judgements")
@@ -279,6 +283,8 @@ def score_table(scores: pd.DataFrame, scale: str = "NOS", *,
     """
     if scale not in SCALE_MAX:
         raise ValueError(f"scale: expected one of {list(SCALE_MAX)}, got {scale!r}")
+    import pandas as pd
+
     if not isinstance(scores, pd.DataFrame):
         raise ValueError("scores: expected a DataFrame (index: study, columns: items)")  # noqa: TRY004
     require_nonempty("scores", scores.size, "scores")
