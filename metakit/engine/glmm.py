@@ -43,7 +43,7 @@ from scipy import optimize, special, stats
 
 from metakit.engine import _validation as v
 from metakit.engine.effect_sizes import escalc
-from metakit.engine.heterogeneity import projection
+from metakit.engine.heterogeneity import cochran_q
 from metakit.engine.transforms import back_transform
 
 NAGQ = 7
@@ -416,7 +416,7 @@ def rma_glmm(xi: ArrayLike, ni: ArrayLike, level: float = 95, test: str = "z",
     wald = float(w @ logits**2 - (w @ logits) ** 2 / w.sum()) if inner.any() else 0.0
 
     es = escalc("PLO", xi=x, ni=n)
-    typical = (k - 1) / np.trace(projection(es["vi"].to_numpy(), np.ones((k, 1))))
+    typical = cochran_q(es["yi"].to_numpy(), es["vi"].to_numpy(), np.ones((k, 1)))[1]
     tau2 = tau**2
     return GLMMResult(
         beta=beta, vb=float(vb), level=level, test=test, measure="PLO", xi=x, ni=n,

@@ -37,7 +37,7 @@ from scipy import optimize, stats
 
 from metakit.engine import _validation as v
 from metakit.engine.glmm import ScalarInference, maximise
-from metakit.engine.heterogeneity import generalized_q, projection
+from metakit.engine.heterogeneity import cochran_q
 
 MV_METHODS = ("REML", "ML")
 COMPONENTS = ("between-study", "within-study")
@@ -147,7 +147,7 @@ class MVResult(ScalarInference):
 
     @cached_property
     def _typical_variance(self) -> float:
-        return (self.k - 1) / np.trace(projection(self.vi, np.ones((self.k, 1))))
+        return cochran_q(self.yi, self.vi, np.ones((self.k, 1)))[1]
 
     @property
     def i2(self) -> float:
@@ -162,7 +162,7 @@ class MVResult(ScalarInference):
 
     @cached_property
     def q(self) -> float:
-        return generalized_q(0.0, self.yi, self.vi, np.ones((self.k, 1)))
+        return cochran_q(self.yi, self.vi, np.ones((self.k, 1)))[0]
 
     @cached_property
     def sigma2_ci(self) -> tuple[tuple[float, float], tuple[float, float]]:
