@@ -51,7 +51,7 @@ from metakit.audit import Printed
 from metakit.engine import cohort
 from metakit.workbook.analyses import Fitted, _numbers, kind, slug
 from metakit.workbook.dossier import Analysis, DossierError
-from metakit.workbook.results import rounds_to
+from metakit.workbook.results import join_notes, rounds_to
 
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
@@ -118,10 +118,6 @@ def _mismatch(what: str, value: float, printed: str, digits: int = 2, unit: str 
     return note + (" (cut, not rounded)" if truncated(value, printed) else "")
 
 
-def _join(*parts: Any) -> str:
-    return "; ".join(str(p) for p in parts if p)
-
-
 def _shown(text: str) -> str:
     return text.replace("_", " ")
 
@@ -182,12 +178,13 @@ def _share_row(context: Context, analysis: Analysis, pid: str, data: dict[str, A
     corrected = ""
     if printed_n is not None and int(printed_n) != n:
         corrected = (f"the paper divides by {printed_n}; the data give n = {n} ("
-                     + _join(data.get("source"), data.get("derivation")) + ")")
+                     + join_notes((data.get("source"), data.get("derivation"))) + ")")
     mismatch = "" if rounds_to(value, row["estimate"]) else _mismatch(
         f"{events}/{n}", value, row["estimate"], unit=unit)
     return context.results.compare_row(
         row, analysis=f"{events}/{n}" + (" × 100" if unit else ""), k=1, estimate=value,
-        checks=found, note=_join(corrected, mismatch, analysis.remarks.get(pid), row.get("note")))
+        checks=found,
+        note=join_notes((corrected, mismatch, analysis.remarks.get(pid), row.get("note"))))
 
 
 def _rates_figure(context: Context, analysis: Analysis, table: pd.DataFrame) -> Any:
@@ -263,10 +260,11 @@ def _test_row(context: Context, analysis: Analysis, pid: str, test: cohort.TestR
                               label=f"{pid}: printed χ² {row['estimate']} against its p")]
         checks[pid] = found
     p_ok = printed_p is None or rounds_to(test.pvalue, printed_p)
-    notes = _join("" if rounds_to(test.statistic, row["estimate"]) else
-                  f"χ² = {test.statistic:.4g}, printed {row['estimate']}",
-                  "" if p_ok else _mismatch("p", test.pvalue, printed_p, digits=4),
-                  analysis.remarks.get(pid), row.get("note"))
+    statistic = "" if rounds_to(test.statistic, row["estimate"]) else \
+        f"χ² = {test.statistic:.4g}, printed {row['estimate']}"
+    notes = join_notes((statistic,
+                        "" if p_ok else _mismatch("p", test.pvalue, printed_p, digits=4),
+                        analysis.remarks.get(pid), row.get("note")))
     result = context.results.compare_row(
         row, analysis="Pearson χ², Yates' continuity correction, df = 1", model="2×2 table",
         k=1, estimate=test.statistic, p_value=test.pvalue, checks=found, note=notes)
