@@ -185,7 +185,7 @@ REVIEWS = (
     pytest.param("iua", marks=pytest.mark.xfail(strict=True, reason=(
         "notebook prints an RMAResult as text ('SE = nan', 'p = 2.34e-05'); displaying the fit "
         "goes through format.fit_table"))),
-    pytest.param("por", marks=pytest.mark.xfail(strict=True, reason=f"notebook {PYPLOT}")),
+    "por",
     "nonunion",
     "cirrhosis",
     "ovarian",

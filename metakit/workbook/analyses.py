@@ -67,6 +67,10 @@ class Fitted:
         A table the kind shows besides the results rows (e.g. a sweep over an assumption).
     figure : callable or None
         Draws the kind's own figure, when it has one.
+    checks : dict of str to list of Check
+        Audit checks the kind ran on the printed numbers of its results rows (by row id, e.g.
+        whether a printed percentage is reachable from its printed denominator); the review
+        shows them with the row's section and in the audit.
     """
 
     analysis: Analysis
@@ -76,6 +80,7 @@ class Fitted:
     results: list[dict[str, Any]] = field(default_factory=list)
     table: pd.DataFrame | None = None
     figure: Callable[[], Any] | None = None
+    checks: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def null(self) -> float | None:

@@ -103,7 +103,8 @@ class Review:
     fitted : dict of str to Fitted
         Each analysis of ``analyses.yaml`` by id.
     checks : dict of str to list of Check
-        The audit checks of each published row that was audited (battery and cross checks).
+        The audit checks of each published row that was audited (battery and cross checks), and
+        those a kind ran on its own rows (:attr:`Fitted.checks`).
     cross : list of (CheckSpec, Check)
         Every ``checks.yaml`` entry with its result.
     robustness : DataFrame
@@ -133,9 +134,9 @@ class Review:
         return self.fitted[analysis_id]
 
     def all_checks(self) -> list[Check]:
-        """Every audit check run: per-row batteries, then the cross checks."""
-        seen: list[Check] = [c for checks in self.checks.values() for c in checks]
-        return seen + [c for _, c in self.cross if c not in seen]
+        """Every audit check run: per-row batteries and kinds' checks, then the cross checks."""
+        return _once([*(c for checks in self.checks.values() for c in checks),
+                      *(c for _, c in self.cross)])
 
     def write(self, output_dir: str | os.PathLike[str] | None) -> Path | None:
         """Write ``results.csv`` into ``output_dir`` (nothing when it is empty)."""
@@ -178,10 +179,9 @@ class Review:
         """The audit checks of one section's rows and cross checks (all when ``None``)."""
         if section is None:
             return audit.audit_styler(self.all_checks())
-        ids = set(self.rows(section)["analysis_id"])
-        checks = [c for pid in ids for c in self.checks.get(pid, [])]
-        checks += [c for spec, c in self.cross if spec.section == section and c not in checks]
-        return audit.audit_styler(checks)
+        checks = [c for pid in self.rows(section)["analysis_id"] for c in self.checks.get(pid, [])]
+        checks += [c for spec, c in self.cross if spec.section == section]
+        return audit.audit_styler(_once(checks))
 
     def audit_table(self) -> Any:
         """Every failed check, contradictions first."""
@@ -282,6 +282,15 @@ class Review:
         return funnel(fitted.fit, **{"title": fitted.analysis.title, **options})
 
 
+def _once(checks: Iterable[Check]) -> list[Check]:
+    """Each check once, in first-seen order (a cross check that sets two rows is one check)."""
+    unique: list[Check] = []
+    for check in checks:
+        if check not in unique:
+            unique.append(check)
+    return unique
+
+
 def with_options(dossier: Dossier, options: Mapping[str, Any]) -> Dossier:
     """The dossier with some report options overridden (validated as ``review.yaml`` is)."""
     if not isinstance(options, Mapping):
@@ -362,6 +371,12 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
                                f"{analysis.kind!r} (known: {', '.join(sorted(kinds.KINDS))})")
         fitted[analysis.id] = kinds.KINDS[analysis.kind](context, analysis)
     cross = run_checks(dossier)
+    made = [row["analysis_id"] for f in fitted.values() for row in f.results]
+    twice = sorted({rid for rid in made if made.count(rid) > 1})
+    if twice:
+        raise DossierError(f"{context.name}/analyses.yaml: results row {twice[0]!r} is made "
+                           f"twice (a new row's id is its analysis id and label; it must differ "
+                           f"from every published id)")
     answered = {row["analysis_id"]: row for f in fitted.values() for row in f.results}
     rows, checks = [], {}
     for pid in dossier.published.index:
@@ -379,6 +394,9 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
             rows.append(context.results.missing_row(
                 row, analysis="nothing to re-derive or check",
                 note=note or "no study-level data and no printed number to check"))
+    for f in fitted.values():
+        for rid, kind_checks in f.checks.items():
+            checks.setdefault(rid, []).extend(kind_checks)
     table, robust = robustness_rows(context, fitted)
     context.results.rows = rows + list(answered.values()) + robust
     return Review(dossier, context.results, fitted, checks, cross, table)
