@@ -18,5 +18,9 @@ _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
 
 def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     """``repr(value)`` cut to at most ``limit`` characters (nested values to two levels)."""
-    text = _REPR.repr(value)
+    return shorten(_REPR.repr(value), limit)
+
+
+def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -450,13 +450,13 @@ def run_job(job: Job) -> Outcome:
     """
     start = time.perf_counter()
     staging = job.out_dir / STAGING
-    job.out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(mode=0o700)
     previous = read_record(job.out_dir)
-    (job.out_dir / HASH_FILE).unlink(missing_ok=True)
     old_files = previous.files if previous else []
     try:
+        job.out_dir.mkdir(parents=True, exist_ok=True)
+        (job.out_dir / HASH_FILE).unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(mode=0o700)
         status, counts, executed = _execute(job, staging)
         _render_reports(job, executed, staging)
         with _signals_held():
@@ -799,7 +799,10 @@ def build(project: Project, reviews: Sequence[str] | None = None, out: Path = Pa
         todo = [job for job in planned if job.review not in skipped]
         done = {o.review: o for o in _run_all(todo, jobs, echo)}
         outcomes = [skipped.get(job.review) or done[job.review] for job in planned]
-        records = {review: read_record(out / review) for review in project.reviews}
+        # this run's outcomes over the stored records: a record that could not be written (a
+        # full disk) must not leave the index showing the previous success
+        records = {review: done.get(review) or read_record(out / review)
+                   for review in project.reviews}
         atomic_write(out / "index.html", index_html(project.reviews, records, out,
                                                     provenance.git_commit(project.root), _now()))
     echo(summary(outcomes, time.perf_counter() - start, out / "index.html"))

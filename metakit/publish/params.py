@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from metakit.engine._text import quote
+from metakit.engine._text import quote, shorten
 
 REQUIRED: tuple[str, ...] = ("review", "data_dir", "output_dir")
 """Parameters every notebook must declare."""
@@ -158,7 +158,7 @@ def notebook_parameters(notebook: str | os.PathLike[str],
         raise ParamsError(f"{label}: notebook not found (looked for "
                           f"{path.resolve()})") from None
     except (ValueError, KeyError, TypeError, OSError) as exc:
-        raise ParamsError(f"{label}: not a Jupyter notebook ({quote(str(exc), 80)})") from None
+        raise ParamsError(f"{label}: not a Jupyter notebook ({shorten(str(exc), 80)})") from None
     source = next((_cell_source(cell) for cell in cells
                    if "parameters" in cell.get("metadata", {}).get("tags", [])), None)
     if source is None:
@@ -376,7 +376,7 @@ def load_params(params_file: str | os.PathLike[str], declared: dict[str, Paramet
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ParamsError(f"{where}: not valid YAML{at}: {quote(problem, 80)}") from None
+        raise ParamsError(f"{where}: not valid YAML{at}: {shorten(problem, 80)}") from None
     except RecursionError:
         raise ParamsError(f"{where}: not valid YAML: nested too deeply") from None
     if data is None:

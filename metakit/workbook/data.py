@@ -53,10 +53,8 @@ def _problems(errors: pa.errors.SchemaErrors, table: TableSchema,
               path: Path) -> list[tuple[int, int, int, str, str]]:
     """``(row index, column position, rank, column, phrase)`` of every failure pandera reports.
 
-    A column missing from the file has row index -1; of two failures of one cell, an unreadable
-    or empty value (rank 0) comes before a repeated key (1) and a broken rule (2). Failures that
-    only follow from another (a check that could not run on a column that is not numeric) are
-    left out.
+    A column missing from the file has row index -1; of two failures of one cell, an empty cell
+    or one that is not a number (rank 0) comes before a repeated key (1) and a broken rule (2).
     """
     order = {column: i for i, column in enumerate(table.types)}
     found = []
@@ -66,18 +64,15 @@ def _problems(errors: pa.errors.SchemaErrors, table: TableSchema,
             column = str(error.failure_cases)
             found.append((-1, order.get(column, 0), 0, column, _missing_column(column, path)))
             continue
-        if reason == SchemaErrorReason.DATATYPE_COERCION:
-            rank, column, phrase = 0, error.schema.name, "is not a number"
-        elif reason == SchemaErrorReason.SERIES_CONTAINS_NULLS:
+        if reason == SchemaErrorReason.SERIES_CONTAINS_NULLS:
             rank, column = 0, error.schema.name
             phrase = _empty_cell(column)
         elif reason == SchemaErrorReason.DUPLICATES:
             rule = table.rules["multiple_fields_uniqueness"]
-            rank, column, phrase = 1, rule.column, rule.phrase
-        elif error.check is not None and getattr(error.check, "name", None) in table.rules \
-                and reason != SchemaErrorReason.CHECK_ERROR:
+            rank, column, phrase = rule.rank, rule.column, rule.phrase
+        elif getattr(error.check, "name", None) in table.rules:
             rule = table.rules[error.check.name]
-            rank, column, phrase = 2, rule.column, rule.phrase
+            rank, column, phrase = rule.rank, rule.column, rule.phrase
         else:
             continue
         for index in dict.fromkeys(error.failure_cases["index"]):
@@ -108,8 +103,10 @@ def validate(frame: pd.DataFrame, path: Path, spec: FileSchema | None = None) ->
         valid = table.schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         problems = sorted(set(_problems(errors, table, path)))
-        if not problems:
-            raise DataError(f"{_where(path)}: {str(errors).splitlines()[0][:200]}") from None
+        if not problems:  # not expected: every check of the schema has a phrase
+            first = errors.schema_errors[0]
+            raise DataError(f"{_where(path)}: breaks its schema ({first.reason_code.name})") \
+                from None
         index, _, _, column, phrase = problems[0]
         more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 \
             else ""
@@ -118,12 +115,31 @@ def validate(frame: pd.DataFrame, path: Path, spec: FileSchema | None = None) ->
         value = frame[column].iloc[index]
         shown = "" if phrase.startswith("(empty)") else f"{quote(value)} "
         raise DataError(f"{_where(path, index + 2, column)}: {shown}{phrase}{more}") from None
-    return table.convert(valid, frame)
+    return table.convert(valid)
 
 
 def _header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as stream:
-        return [name.strip() for name in next(csv.reader(stream), [])]
+    """The stripped header of a CSV file, after checking that every row has as many fields.
+
+    Raises
+    ------
+    DataError
+        A row with more or fewer fields than the header (pandas would shift or pad it).
+    StopIteration
+        The file is empty.
+    """
+    limit = csv.field_size_limit(2**31 - 1)  # a cell may be long: the schema quotes it short
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            rows = csv.reader(stream)
+            header = [name.strip() for name in next(rows)]
+            for number, row in enumerate(rows, start=2):
+                if row and len(row) != len(header):
+                    raise DataError(f"{_where(path, number)}: {len(row)} fields, the header has "
+                                    f"{len(header)}")
+    finally:
+        csv.field_size_limit(limit)
+    return header
 
 
 def read_table(path: str | Path, spec: FileSchema | None = None) -> pd.DataFrame:

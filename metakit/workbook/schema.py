@@ -168,10 +168,12 @@ def column_type(name: str, spec: FileSchema | None, published: bool) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """What a failed check means, for the message: the column to name and the phrase."""
+    """What a failed check means, for the message: the column to name, the phrase, and its rank
+    among failures of one cell (a value that is not a number comes before a broken rule)."""
 
     column: str
     phrase: str
+    rank: int = 2
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -187,23 +189,39 @@ def _number_text(series: pd.Series, bounds: bool) -> pd.Series:
     return text.str.rstrip("%")
 
 
-def _reads_as_number(series: pd.Series) -> pd.Series:
-    text = _text(series).str.lstrip(_BOUND_SIGNS).str.strip().str.rstrip("%")
-    return pd.to_numeric(text, errors="coerce").notna() | text.isna()
+def _numbers(series: pd.Series) -> pd.Series:
+    """Cells as numbers, those that are not numbers (``nan`` and words included) as NaN."""
+    return pd.to_numeric(series, errors="coerce")
 
 
-def _whole(series: pd.Series) -> pd.Series:
-    return series == series.round()
+def _reads(series: pd.Series) -> pd.Series:
+    return _numbers(series).notna()
 
 
-_CHECKS: dict[str, list[tuple[Callable[[pd.Series], pd.Series], str]]] = {
-    "count": [(_whole, "is not a whole number"), (lambda s: s >= 0, "must be >= 0")],
-    "size": [(_whole, "is not a whole number"), (lambda s: s >= 1, "must be >= 1")],
-    "number": [(np.isfinite, "is not a finite number")],
-    "percent": [(lambda s: (s >= 0) & (s <= 100), "must be within 0-100")],
-    "probability": [(lambda s: (s >= 0) & (s <= 1), "must be within 0-1")],
-    "sd": [(np.isfinite, "is not a finite number"), (lambda s: s > 0, "must be > 0")],
-    "printed": [(_reads_as_number, "is not a number")],
+def _finite(series: pd.Series) -> pd.Series:
+    values = _numbers(series)
+    return values.isna() | np.isfinite(values)
+
+
+def _holds(test: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
+    """``test`` on the cells that are numbers (the others fail :func:`_reads` on their own)."""
+    def check(series: pd.Series) -> pd.Series:
+        values = _numbers(series)
+        return values.isna() | test(values)
+    return check
+
+
+_READS = [(_reads, "is not a number", 0), (_finite, "is not a finite number", 0)]
+_CHECKS: dict[str, list[tuple[Callable[[pd.Series], pd.Series], str, int]]] = {
+    "count": [*_READS, (_holds(lambda v: v == v.round()), "is not a whole number", 2),
+              (_holds(lambda v: v >= 0), "must be >= 0", 2)],
+    "size": [*_READS, (_holds(lambda v: v == v.round()), "is not a whole number", 2),
+             (_holds(lambda v: v >= 1), "must be >= 1", 2)],
+    "number": _READS,
+    "percent": [*_READS, (_holds(lambda v: (v >= 0) & (v <= 100)), "must be within 0-100", 2)],
+    "probability": [*_READS, (_holds(lambda v: (v >= 0) & (v <= 1)), "must be within 0-1", 2)],
+    "sd": [*_READS, (_holds(lambda v: v > 0), "must be > 0", 2)],
+    "printed": [(lambda s: _reads(_number_text(s, bounds=True)), "is not a number", 0)],
 }
 
 
@@ -216,14 +234,13 @@ class TableSchema:
     types: dict[str, str]
     key: tuple[str, ...]
 
-    def convert(self, valid: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
-        """The validated frame with counts and sizes as nullable integers and other numbers as
-        :func:`pandas.to_numeric` reads them (``int64`` where every cell is a whole number)."""
+    def convert(self, valid: pd.DataFrame) -> pd.DataFrame:
+        """The validated frame with numbers as :func:`pandas.to_numeric` reads them (``int64``
+        where every cell is a whole number) and counts and sizes as nullable integers."""
         for name, kind in self.types.items():
-            if name not in valid.columns or kind in ("text", "printed"):
-                continue
-            valid[name] = (valid[name].astype("Int64") if kind in _INTEGER_TYPES else
-                           pd.to_numeric(_number_text(raw[name], kind == "probability")))
+            if name in valid.columns and kind not in ("text", "printed"):
+                values = pd.to_numeric(valid[name])
+                valid[name] = values.astype("Int64") if kind in _INTEGER_TYPES else values
         return valid
 
 
@@ -242,10 +259,10 @@ def table_schema(name: str, columns: Sequence[str], spec: FileSchema | None) -> 
     published = name == PUBLISHED_FILE
     rules: dict[str, Rule] = {}
 
-    def check(column: str, test: Callable[..., pd.Series], phrase: str,
+    def check(column: str, test: Callable[..., pd.Series], phrase: str, rank: int = 2,
               rows: bool = False) -> pa.Check:
         check_name = f"{column}: {phrase}"
-        rules[check_name] = Rule(column, phrase)
+        rules[check_name] = Rule(column, phrase, rank)
         # a row check sees every row: pandera would otherwise pass rows with any empty cell
         return pa.Check(test, name=check_name, error=phrase, ignore_na=not rows)
 
@@ -258,29 +275,31 @@ def table_schema(name: str, columns: Sequence[str], spec: FileSchema | None) -> 
     for column, kind in types.items():
         numeric = kind not in ("text", "printed")
         schema_columns[column] = pa.Column(
-            "float64" if numeric else None, coerce=numeric, nullable=column not in filled,
-            required=column in required,
+            None, nullable=column not in filled, required=column in required,
             parsers=pa.Parser(lambda s, b=kind == "probability": _number_text(s, b))
             if numeric else None,
-            checks=[check(column, test, phrase) for test, phrase in _CHECKS.get(kind, ())])
+            checks=[check(column, test, phrase, rank)
+                    for test, phrase, rank in _CHECKS.get(kind, ())])
 
     frame_checks = []
     pairs = dict(PAIRS) | {c: "n_" + c[len("events_"):] for c in types if c.startswith("events_")}
     for events, total in pairs.items():
         if not published and events in types and total in types:
             frame_checks.append(check(events, lambda d, e=events, t=total:
-                                      ~(d[e] > d[t]).fillna(False), f"exceeds {total}", True))
+                                      ~(_numbers(d[e]) > _numbers(d[t])), f"exceeds {total}",
+                                      rows=True))
     if not published and {"estimate", "ci_low", "ci_high"} <= set(types) and all(
             types[c] == "number" for c in ("estimate", "ci_low", "ci_high")):
         frame_checks.append(check("estimate", lambda d: ~(
-            (d["ci_low"] > d["estimate"]) | (d["estimate"] > d["ci_high"])).fillna(False),
-            "is outside its CI [ci_low, ci_high]", True))
+            (_numbers(d["ci_low"]) > _numbers(d["estimate"]))
+            | (_numbers(d["estimate"]) > _numbers(d["ci_high"]))),
+            "is outside its CI [ci_low, ci_high]", rows=True))
     for left, right in [*ONE_TO_ONE, *(spec.one_to_one if spec else ())]:
         if left in types and right in types:
             for one, other in ((left, right), (right, left)):
                 frame_checks.append(check(one, lambda d, a=one, b=other: _one_to_one(d, a, b),
                                           f"is paired with another {other} in an earlier row",
-                                          True))
+                                          rows=True))
 
     if spec and spec.key is not None:
         key = tuple(spec.key)
@@ -290,7 +309,7 @@ def table_schema(name: str, columns: Sequence[str], spec: FileSchema | None) -> 
         present = tuple(c for c in KEY_COLUMNS if c in types)
         key = present if "study" in present else ()
     rules["multiple_fields_uniqueness"] = Rule(key[0] if key else "",
-                                               f"repeats the key {list(key)}")
+                                               f"repeats the key {list(key)}", rank=1)
     schema = pa.DataFrameSchema(schema_columns, checks=frame_checks, unique=list(key) or None,
                                 report_duplicates="exclude_first", name=name)
     return TableSchema(schema, rules, types, key)
