@@ -66,8 +66,6 @@ import contextlib
 import csv
 import fcntl
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
 import shutil
@@ -677,6 +675,9 @@ def _run_all(jobs: list[Job], workers: int, echo: Callable[[str], None]) -> list
     """Build ``jobs``, at most ``workers`` at once, each in a fresh forked process."""
     if not jobs:
         return []
+    import multiprocessing
+    import multiprocessing.connection
+
     _preload()
     context = multiprocessing.get_context("fork")
     workers = min(workers, len(jobs))

@@ -14,7 +14,6 @@ import platform
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +80,8 @@ def git_commit(root: Path) -> str | None:
 
 def package_versions() -> dict[str, str]:
     """Python and :data:`PACKAGES` versions (``"not installed"`` where absent)."""
+    from importlib import metadata
+
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
