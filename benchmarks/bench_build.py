@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from metakit.publish.build import RECORD_FILE, REVIEWS  # noqa: E402
+from metakit.publish.build import RECORD_FILE, discover_reviews  # noqa: E402
+
+REVIEWS = discover_reviews(ROOT)
 
 TRIVIAL = [
     'review = ""\ndata_dir = ""\noutput_dir = ""',

@@ -22,7 +22,7 @@ from metakit.__main__ import main
 from metakit.publish.build import Project, build
 
 SCRIPT = "<script>alert(1)</script>"
-# The command line knows the five review ids only, so the tiny notebooks borrow them.
+# Review ids of the tiny projects (a project's reviews are its notebooks).
 GOOD, BAD, TODO = "iua", "por", "nonunion"
 
 

@@ -20,7 +20,7 @@ from metakit.publish.build import HASH_FILE
 
 pytestmark = pytest.mark.slow
 
-A, B = "iua", "por"  # the command line knows the five review ids only: tiny notebooks borrow them
+A, B = "iua", "por"  # review ids of the tiny projects
 
 
 @pytest.fixture(scope="module")

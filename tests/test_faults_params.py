@@ -162,6 +162,7 @@ def test_data_dir_given_on_the_command_line_may_be_anywhere(project, tmp_path):
     jobs = plan(Project(project), [REVIEW], project / "out", data_dir=elsewhere)
     assert jobs[0].data_dir == elsewhere and jobs[0].parameters["data_dir"] == str(elsewhere)
     with pytest.raises(BuildError, match="^--data-dir: needs exactly one review"):
-        plan(Project(project), None, project / "out", data_dir=elsewhere)
+        plan(Project(project, reviews=(REVIEW, "other")), None, project / "out",
+             data_dir=elsewhere)
     assert refused(project, None, "--data-dir", str(tmp_path / "none")) == (
         f"--data-dir {tmp_path / 'none'}: not a folder")

@@ -100,5 +100,4 @@ def test_review_names_are_only_the_known_ones(tmp_path, name):
     result = run(root, tmp_path / "out", "--only", name)
     assert result.returncode == 2 and not (tmp_path / "out").exists()
     message = one_line(result.stderr)
-    assert re.fullmatch(r"error: --only: unknown review '.+' \(known: iua, por, nonunion, "
-                        r"cirrhosis, ovarian\)", message), message
+    assert re.fullmatch(r"error: --only: unknown review '.+' \(known: iua\)", message), message

@@ -158,10 +158,11 @@ def cli(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def iua_project(tmp_path: Path) -> Path:
-    """A project whose only notebook is ``iua``."""
-    write_notebook(tmp_path / "notebooks" / "iua.ipynb", "iua")
+    """A project with two notebooks, ``iua`` and ``nonunion``."""
     (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "iua.yaml").write_text("review: iua\n")
+    for review in ("iua", "nonunion"):
+        write_notebook(tmp_path / "notebooks" / f"{review}.ipynb", review)
+        (tmp_path / "params" / f"{review}.yaml").write_text(f"review: {review}\n")
     return tmp_path
 
 
@@ -187,6 +188,12 @@ def test_cli_bad_params_file_and_missing_notebook(iua_project):
     assert code == 2 and stderr == ("error: params/iua.yaml: key 'bogus': unknown parameter "
                                     "(the notebook declares data_dir, output_dir, review)\n")
     code, stderr = cli("--root", str(iua_project), "--out", str(out), "--only", "por")
-    assert code == 2 and stderr == (f"error: notebooks/por.ipynb: notebook not found (looked for "
-                                    f"{iua_project / 'notebooks' / 'por.ipynb'})\n")
+    assert code == 2 and stderr == "error: --only: unknown review 'por' (known: iua, nonunion)\n"
     assert not out.exists()
+
+
+def test_missing_notebook_says_where_it_looked(tmp_path):
+    with pytest.raises(ParamsError) as info:
+        notebook_parameters(tmp_path / "notebooks" / "por.ipynb", tmp_path)
+    assert str(info.value) == (f"notebooks/por.ipynb: notebook not found (looked for "
+                               f"{tmp_path / 'notebooks' / 'por.ipynb'})")
