@@ -49,8 +49,9 @@ shows the end of the traceback and still links that last good report. SIGTERM or
 stops the workers and their kernels (within :data:`STOP_SECONDS`), removes their staging folders
 and ends the build with status 128 + the signal number. Two builds of the same inputs into the
 same folder write byte-identical ``results.csv`` and reports: the injected parameters cell has a
-fixed id, the staging folder a fixed name, and the report footer names the inputs, not the
-wall-clock time (the record ``.build.json`` and the index keep the times).
+fixed id, the staging folder a fixed name, kernels a fixed string-hash seed (set order), and the
+report footer names the inputs, not the wall-clock time (the record ``.build.json`` and the index
+keep the times).
 
 Speed
 -----
@@ -116,6 +117,8 @@ PROTECTED = ("data", "notebooks", "params")
 """Project folders that ``--out`` may not be, nor lie inside."""
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 """Variables that cap a kernel's BLAS threads."""
+HASH_SEED = "0"
+"""``PYTHONHASHSEED`` of the kernels (unless the build's environment sets one)."""
 
 _ERROR_LINES = 8
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -637,6 +640,9 @@ def _worker(job: Job, connection: Any, blas_threads: int | None, parent: int) ->
     _WORKER_STAGING.append(job.out_dir / STAGING)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _stop_with_parent(parent)
+    # the kernel inherits this environment: a fixed string-hash seed makes the iteration order
+    # of sets the same in every build, so that reports are byte-identical
+    os.environ.setdefault("PYTHONHASHSEED", HASH_SEED)
     if blas_threads is not None:
         os.environ.update({name: str(blas_threads) for name in BLAS_THREADS})
     connection.send(run_job(job))
