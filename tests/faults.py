@@ -114,10 +114,12 @@ def wait_for(*paths: Path, seconds: float = SECONDS) -> None:
         time.sleep(0.1)
 
 
-def reports(out: Path) -> dict[str, bytes]:
-    """Every published file under ``out`` (not hidden), relative path -> bytes."""
+def reports(out: Path, index: bool = True) -> dict[str, bytes]:
+    """Every published file under ``out`` (not hidden; ``index.html`` unless ``index=False``,
+    since every build rewrites its times), relative path -> bytes."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)}
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(out).parts)
+            and (index or p.relative_to(out).as_posix() != "index.html")}
 
 
 def leftovers(out: Path) -> list[str]:
@@ -152,6 +154,18 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@contextlib.contextmanager
+def built_on_tmpfs(tmp_path: Path, review: str, size: str) -> Iterator[tuple[Path, Path, Path]]:
+    """A quick project whose ``review`` was built once into ``out`` on a small tmpfs ``disk``:
+    ``(root, disk, out)``."""
+    root = quick_project(tmp_path / "project", review)
+    with tmpfs(tmp_path / "disk", size) as disk:
+        out = disk / "out"
+        first = run(root, out, "--only", review)
+        assert first.returncode == 0, first.stdout + first.stderr
+        yield root, disk, out
 
 
 def remount_read_only(path: Path) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import write_notebook
 from faults import (
-    SECONDS, SLOW_CELL, environment, left_after, leftovers, one_line, quick_project,
-    remount_read_only, reports, run, start, tmpfs, wait_for,
+    SECONDS, SLOW_CELL, built_on_tmpfs, environment, left_after, leftovers, one_line,
+    quick_project, remount_read_only, reports, run, start, wait_for,
 )
 from metakit.publish.build import HASH_FILE
 
@@ -96,7 +96,8 @@ def test_stopped_build_stops_workers_and_kernels_and_publishes_nothing(built, tm
 
 
 def test_next_build_removes_leftovers_of_a_killed_build(built):
-    root, out, good = built
+    root, out, _ = built
+    good = reports(out, index=False)
     (out / A / ".staging" / "sub").mkdir(parents=True)
     (out / A / ".staging" / "sub" / "results.csv").write_text("half")
     (out / B / ".staging-k2j4").mkdir()  # the name older builds used
@@ -104,9 +105,7 @@ def test_next_build_removes_leftovers_of_a_killed_build(built):
     (out / A / f".{A}.html.z9.tmp").write_text("half")
     result = run(root, out, "--only", A, B)
     assert result.returncode == 0 and "2 skipped" in result.stdout
-    assert leftovers(out) == []
-    assert {k: v for k, v in reports(out).items() if k != "index.html"} == {
-        k: v for k, v in good.items() if k != "index.html"}
+    assert leftovers(out) == [] and reports(out, index=False) == good
 
 
 def test_concurrent_build_into_the_same_folder_is_refused(built, tmp_path):
@@ -145,11 +144,8 @@ def test_worker_that_dies_fails_its_review_only(built):
 
 
 def test_full_disk_fails_cleanly_and_next_build_recovers(tmp_path):
-    root = quick_project(tmp_path / "project", A)
-    with tmpfs(tmp_path / "disk", "1m") as disk:
-        out = disk / "out"
-        assert run(root, out, "--only", A).returncode == 0
-        good = reports(out)
+    with built_on_tmpfs(tmp_path, A, "1m") as (root, disk, out):
+        good, index = reports(out, index=False), (out / "index.html").read_bytes()
         filler = disk / "filler"
         with filler.open("wb") as stream, pytest.raises(OSError):
             while True:
@@ -160,12 +156,12 @@ def test_full_disk_fails_cleanly_and_next_build_recovers(tmp_path):
         assert result.returncode == 1
         assert "No space left on device" in result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
-        assert result.stderr == "" or one_line(result.stderr).startswith(
-            "error: cannot write the reports: ")
-        after = reports(out)
-        assert {k: v for k, v in after.items() if k != "index.html"} == {
-            k: v for k, v in good.items() if k != "index.html"}
-        assert b"No space left on device" in after["index.html"]  # the index says what failed
+        assert reports(out, index=False) == good
+        if result.stderr:  # no room for the index either: the last one stays
+            assert one_line(result.stderr).startswith("error: cannot write the reports: ")
+            assert (out / "index.html").read_bytes() == index
+        else:  # the index was written and says what failed
+            assert b"No space left on device" in (out / "index.html").read_bytes()
         assert leftovers(out) == [] and left_after(token) == []
         filler.unlink()
         again = run(root, out, "--only", A)
@@ -173,10 +169,7 @@ def test_full_disk_fails_cleanly_and_next_build_recovers(tmp_path):
 
 
 def test_read_only_output_folder_is_one_line_exit_2(tmp_path):
-    root = quick_project(tmp_path / "project", A)
-    with tmpfs(tmp_path / "disk", "2m") as disk:
-        out = disk / "out"
-        assert run(root, out, "--only", A).returncode == 0
+    with built_on_tmpfs(tmp_path, A, "2m") as (root, disk, out):
         good = reports(out)
         remount_read_only(disk)
         result = run(root, out, "--only", A, "--force")

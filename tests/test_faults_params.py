@@ -114,7 +114,8 @@ def test_yaml_alias_bomb_fails_fast_with_a_short_message(project):
 
 def test_deep_nesting_is_refused(project):
     deep = "exclude: " + "[" * 20_000 + "]" * 20_000 + "\n"
-    assert refused(project, deep) == f"{WHERE}not valid YAML: nested too deeply"
+    message = refused(project, deep)
+    assert message.startswith(f"{WHERE}not valid YAML") and "nest" in message, message
 
 
 @pytest.mark.parametrize("make, message", [

@@ -342,8 +342,9 @@ def read_record(out_dir: Path) -> Outcome | None:
 # --------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def locked_out(out: Path) -> Iterator[None]:
-    """Hold the output folder for one build; remove what an interrupted build left in it.
+def locked_out(out: Path, reviews: Sequence[str]) -> Iterator[None]:
+    """Hold the output folder for one build; remove what an interrupted build left in it and in
+    the folders of ``reviews``.
 
     Raises
     ------
@@ -365,15 +366,17 @@ def locked_out(out: Path) -> Iterator[None]:
                              f"for it or choose another --out") from None
         os.ftruncate(handle, 0)
         os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
-        _remove_leftovers(out)
+        _remove_leftovers([out, *(out / review for review in reviews)])
         yield
     finally:
         os.close(handle)
 
 
-def _remove_leftovers(out: Path) -> None:
+def _remove_leftovers(folders: Sequence[Path]) -> None:
     """Staging folders and temporary files of a build that was killed."""
-    for folder in [out, *(p for p in out.iterdir() if p.is_dir() and not p.is_symlink())]:
+    for folder in folders:
+        if not folder.is_dir() or folder.is_symlink():
+            continue
         for path in folder.iterdir():
             if path.name.startswith(STAGING) and path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -794,7 +797,7 @@ def build(project: Project, reviews: Sequence[str] | None = None, out: Path = Pa
     """
     start = time.perf_counter()
     planned = plan(project, reviews, out, params_file, with_code, data_dir)
-    with _interruptible(), locked_out(out):
+    with _interruptible(), locked_out(out, project.reviews):
         fresh = [] if force else [job for job in planned if is_fresh(job)]
         skipped = {}
         for job in fresh:

@@ -274,8 +274,9 @@ def _choice(text: str, kind: type | None, where: str) -> Any:
 # Parameter files
 # --------------------------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, rejecting a mapping that repeats a key (PyYAML keeps the last)."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser where PyYAML has it: ten times faster, and it bounds
+    the nesting depth itself), rejecting a mapping that repeats a key (PyYAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
