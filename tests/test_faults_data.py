@@ -76,11 +76,11 @@ def test_blank_count(copy):
     lines = (folder / "outcomes.csv").read_text().splitlines()
     cells = lines[2].split(",")
     header = lines[0].split(",")
-    cells[header.index("n")] = ""
+    cells[header.index("n_msc")] = ""
     lines[2] = ",".join(cells)
     (folder / "outcomes.csv").write_text("\n".join(lines) + "\n")
     assert rejected("cirrhosis", folder) == (
-        "cirrhosis/outcomes.csv, row 3, column 'n': (empty) is not allowed: schema.yaml requires "
+        "cirrhosis/outcomes.csv, row 3, column 'n_msc': (empty) is not allowed: schema.yaml requires "
         "a value in every row")
 
 
