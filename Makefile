@@ -1,12 +1,15 @@
 # Two commands from a fresh clone (only Python >= 3.10 with venv and pip needed):
 #   make reports   set up .venv, build every report into reports/ (open reports/index.html)
 #   make test      set up .venv, run the test suite
+# and for developers:
+#   make faults    the fault-injection suite alone (tests/test_faults_*.py, a few minutes)
+#   make bench     time the build against its floor (benchmarks/bench_build.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: reports test lab clean
+.PHONY: reports test faults bench lab clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +23,12 @@ reports: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
+
+faults: $(STAMP)
+	$(PY) -m pytest -q tests/test_faults_*.py $(ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_build.py $(ARGS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,8 +1,10 @@
 """Command line: ``python -m metakit build [options]`` and ``python -m metakit scan PAPER``.
 
 Exit status of ``build``: 0 when every selected review was built (or was unchanged), 1 when any
-notebook failed, 2 for an invalid request (unknown review, bad parameter file, missing notebook),
-in which case nothing is written.
+notebook failed or a report could not be written (a full disk), 2 for an invalid request (unknown
+review, bad parameter file, missing notebook, an output folder that is read-only, a file, inside
+the project's data/notebooks/params or in use by another build), in which case nothing is written,
+and 128 + the signal number when SIGTERM or SIGINT stopped it. Every error is one line on stderr.
 
 Exit status of ``scan``: 0 when every file was read (contradictions found are results, not
 errors), 1 when any file could not be read (each named on one line; the others are still
@@ -36,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="also write <review>-with-code.html showing the code cells")
     build.add_argument("--params", type=Path, metavar="FILE",
                        help="parameter file instead of params/<review>.yaml (needs one --only)")
+    build.add_argument("--data-dir", type=Path, metavar="DIR",
+                       help="data folder to use, anywhere (needs one --only); a parameter file "
+                            "may only name folders inside the project")
     build.add_argument("--force", action="store_true", help="rebuild unchanged reviews too")
     build.add_argument("--root", type=Path, default=Path.cwd(), metavar="DIR",
                        help="project folder with notebooks/, params/, data/ (default: .)")
@@ -136,17 +141,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _new(args.root.resolve(), args.review, args.title)
     if args.command == "scan":
         return _scan(args)
-    from metakit.publish.build import BuildError, ParamsError, Project, build
+    from metakit.publish.build import BuildError, BuildInterrupted, ParamsError, Project, build
 
     if args.jobs < 1:
         print("error: --jobs: must be at least 1", file=sys.stderr)
         return 2
     try:
         outcomes = build(Project(args.root.resolve()), args.only, args.out, jobs=args.jobs,
-                         params_file=args.params, with_code=args.with_code, force=args.force)
+                         params_file=args.params, with_code=args.with_code, force=args.force,
+                         data_dir=args.data_dir)
     except (BuildError, ParamsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BuildInterrupted as exc:
+        print(f"error: {exc}; run the build again to finish", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: cannot write the reports: {exc}", file=sys.stderr)
+        return 1
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

@@ -22,7 +22,7 @@ from metakit.__main__ import main
 from metakit.publish.build import Project, build
 
 SCRIPT = "<script>alert(1)</script>"
-# The command line knows the five review ids only, so the tiny notebooks borrow them.
+# Review ids of the tiny projects (a project's reviews are its notebooks).
 GOOD, BAD, TODO = "iua", "por", "nonunion"
 
 
@@ -153,7 +153,9 @@ def test_report_has_toc_and_provenance_footer(built):
     assert str((out / GOOD).resolve()) in footer  # the output_dir shown is the final one
     for package in ("python", "numpy", "pandas", "papermill", "nbconvert"):
         assert f"<td>{package}</td>" in footer
-    assert "built " in footer and " s from commit" in footer
+    digest = (out / GOOD / mkbuild.HASH_FILE).read_text().strip()
+    assert "built from commit" in footer and f"inputs SHA-256 <code>{digest}</code>" in footer
+    assert not re.search(r"\d\d:\d\d:\d\d|\d+\.\d s\b", footer)  # no wall-clock time
 
 
 # ---------------------------------------------------------------- incremental builds

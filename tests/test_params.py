@@ -11,14 +11,15 @@ import pytest
 from conftest import REPO, write_notebook
 from metakit.__main__ import main
 from metakit.publish.build import discover_reviews
-from metakit.publish.params import ParamsError, load_params, notebook_parameters
+from metakit.publish.params import Parameter, ParamsError, load_params, notebook_parameters
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project with one review, ``alpha``, whose notebook declares a few typed parameters."""
     write_notebook(tmp_path / "notebooks" / "alpha.ipynb", "alpha", "x = 1",
-                   extra_params="level: float = 95.0\nk = 3\nmethod = 'REML'\nshow = True\n"
+                   extra_params="level: float = 95  # range: 50 to 99.9\nk = 3\n"
+                                "method = 'REML'  # choices: REML, DL\nshow = True\n"
                                 "exclude = []\nseed = None\n%matplotlib inline\n")
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "alpha.yaml").write_text("review: alpha\n")
@@ -41,16 +42,21 @@ def error(root: Path, text: str) -> str:
     return message
 
 
-def test_notebook_parameters_reads_defaults(project):
+def test_notebook_parameters_reads_defaults_types_choices_and_ranges(project):
     declared = notebook_parameters(project / "notebooks" / "alpha.ipynb")
-    assert declared == {"review": "alpha", "data_dir": "", "output_dir": "", "level": 95.0,
-                        "k": 3, "method": "REML", "show": True, "exclude": [], "seed": None}
+    assert {name: p.default for name, p in declared.items()} == {
+        "review": "alpha", "data_dir": "", "output_dir": "", "level": 95, "k": 3,
+        "method": "REML", "show": True, "exclude": [], "seed": None}
+    assert declared["level"] == Parameter("level", 95, float, low=50.0, high=99.9)
+    assert declared["method"] == Parameter("method", "REML", str, choices=("REML", "DL"))
+    assert declared["seed"].kind is None and declared["k"].kind is int
 
 
 def test_valid_overrides(project):
     assert validate(project, "") == {}
     assert validate(project, "level: 90\nk: 5\nseed: [1, 2]\nexclude: [Smith 2019]\n") == {
         "level": 90, "k": 5, "seed": [1, 2], "exclude": ["Smith 2019"]}
+    assert validate(project, "level: 99.9\nmethod: DL\n") == {"level": 99.9, "method": "DL"}
 
 
 def test_unknown_key(project):
@@ -96,6 +102,26 @@ def test_yaml_is_never_evaluated(project, tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("line, message", [
+    ("pi_dist = 'q'  # choices: t, z", "line 4, 'pi_dist': the default 'q' is not one of the notebook's choices (t, z)"),
+    ("level = 120  # range: 50 to 99.9", "line 4, 'level': the default 120 is outside the notebook's range 50 to 99.9"),
+    ("level = 95  # range: 50 -", "line 4, 'level': 'range:' needs 'LOW to HIGH'"),
+    ("name = 'a'  # range: 1 to 2", "line 4, 'name': 'range:' needs 'LOW to HIGH' (numbers, LOW <= HIGH) on a number parameter"),
+    ("k = 3  # choices: 1, two", "line 4, 'k': choice 'two' is not a int"),
+    ("level: number = 95", "line 4, 'level': type 'number' is not one of bool, int, float, str, list, dict"),
+])
+def test_malformed_declarations_are_errors_in_the_notebook(tmp_path, line, message):
+    path = write_notebook(tmp_path / "n.ipynb", "n", extra_params=line + "\n")
+    with pytest.raises(ParamsError) as info:
+        notebook_parameters(path, tmp_path)
+    assert str(info.value).startswith("n.ipynb: parameters cell, " + message), str(info.value)
+
+
+def test_ordinary_comments_declare_nothing(tmp_path):
+    path = write_notebook(tmp_path / "n.ipynb", "n", extra_params="k = 3  # the number of studies\n")
+    assert notebook_parameters(path)["k"] == Parameter("k", 3, int)
+
+
 def test_notebook_without_parameters_cell(tmp_path):
     path = tmp_path / "n.ipynb"
     write_notebook(path, "n")
@@ -115,7 +141,9 @@ def test_notebook_missing_required_parameter(tmp_path):
 def test_repository_params_files_match_their_notebooks():
     for review in discover_reviews(REPO):
         declared = notebook_parameters(REPO / "notebooks" / f"{review}.ipynb", REPO)
-        assert declared["review"] == review
+        assert declared["review"].default == review
+        if "level" in declared:
+            assert declared["level"] == Parameter("level", 95, float, low=50.0, high=99.9)
         load_params(REPO / "params" / f"{review}.yaml", declared, review, REPO)
 
 
@@ -130,10 +158,11 @@ def cli(*args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def iua_project(tmp_path: Path) -> Path:
-    """A project whose only notebook is ``iua``."""
-    write_notebook(tmp_path / "notebooks" / "iua.ipynb", "iua")
+    """A project with two notebooks, ``iua`` and ``nonunion``."""
     (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "iua.yaml").write_text("review: iua\n")
+    for review in ("iua", "nonunion"):
+        write_notebook(tmp_path / "notebooks" / f"{review}.ipynb", review)
+        (tmp_path / "params" / f"{review}.yaml").write_text(f"review: {review}\n")
     return tmp_path
 
 
@@ -159,5 +188,12 @@ def test_cli_bad_params_file_and_missing_notebook(iua_project):
     assert code == 2 and stderr == ("error: params/iua.yaml: key 'bogus': unknown parameter "
                                     "(the notebook declares data_dir, output_dir, review)\n")
     code, stderr = cli("--root", str(iua_project), "--out", str(out), "--only", "por")
-    assert code == 2 and stderr == "error: notebooks/por.ipynb: notebook not found\n"
+    assert code == 2 and stderr == "error: --only: unknown review 'por' (known: iua, nonunion)\n"
     assert not out.exists()
+
+
+def test_missing_notebook_says_where_it_looked(tmp_path):
+    with pytest.raises(ParamsError) as info:
+        notebook_parameters(tmp_path / "notebooks" / "por.ipynb", tmp_path)
+    assert str(info.value) == (f"notebooks/por.ipynb: notebook not found (looked for "
+                               f"{tmp_path / 'notebooks' / 'por.ipynb'})")

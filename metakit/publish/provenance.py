@@ -14,13 +14,12 @@ import platform
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 PACKAGES: tuple[str, ...] = (
     "metakit", "numpy", "scipy", "pandas", "statsmodels", "matplotlib", "seaborn", "pyyaml",
-    "papermill", "nbconvert", "nbformat", "ipykernel",
+    "pandera", "papermill", "nbconvert", "nbformat", "ipykernel",
 )
 """Distributions whose versions a report lists."""
 
@@ -81,6 +80,8 @@ def git_commit(root: Path) -> str | None:
 
 def package_versions() -> dict[str, str]:
     """Python and :data:`PACKAGES` versions (``"not installed"`` where absent)."""
+    from importlib import metadata
+
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -104,10 +105,10 @@ class Provenance:
         Parameter values the notebook ran with.
     data_checksums : dict
         Data file (relative to the review's data folder) -> SHA-256.
-    started : str
-        ISO 8601 time the run started.
-    seconds : float
-        Wall-clock run time of the notebook.
+    inputs : str
+        :func:`input_hash` of everything the build read (notebook, parameter file, parameters,
+        data, ``metakit`` source, options): the same for two builds of the same inputs, so that
+        their reports are byte-identical (the time of a build is kept in its record instead).
     versions : dict
         Package -> version.
     """
@@ -116,8 +117,7 @@ class Provenance:
     commit: str | None
     parameters: Mapping[str, Any]
     data_checksums: Mapping[str, str]
-    started: str
-    seconds: float
+    inputs: str
     versions: Mapping[str, str] = field(default_factory=package_versions)
 
 
@@ -136,8 +136,9 @@ def footer_html(prov: Provenance) -> str:
     return (
         '<footer id="provenance" class="metakit-provenance">'
         "<h2>Provenance of this report</h2>"
-        f"<p>Review <code>{html.escape(prov.review)}</code>, built {html.escape(prov.started)} "
-        f"in {prov.seconds:.1f} s from commit <code>{commit}</code>.</p>"
+        f"<p>Review <code>{html.escape(prov.review)}</code>, built from commit "
+        f"<code>{commit}</code>; inputs SHA-256 <code>{html.escape(prov.inputs)}</code> "
+        f"(notebook, parameters, data, metakit source, build options).</p>"
         f"<h3>Parameters</h3>{_table(prov.parameters, ('parameter', 'value'))}"
         f"<h3>Data</h3>{data}"
         f"<h3>Software</h3>{_table(prov.versions, ('package', 'version'))}"

@@ -1,144 +1,178 @@
 """Load and validate a review's data folder (the data contract of ``DESIGN.md``).
 
-Every CSV in ``data/<review>/`` is read as text, then checked by column-name rules (listed in
-``data/README.md``): counts are whole and non-negative, events do not exceed their totals, SDs
-are positive, CIs bracket their estimates, percentages lie in 0-100, every row names its
-``source``, and study keys are unique. A file that breaks a rule raises :class:`DataError`
-naming file, row (as a spreadsheet numbers it: header = row 1) and column. ``published.csv``
-keeps every value as printed text, so that its precision is known to the audit.
+Every CSV in ``data/<review>/`` is read as text and validated against its schema
+(:mod:`metakit.workbook.schema`: the column-name rules of ``data/README.md`` plus the folder's
+``schema.yaml``); numbers, counts and sizes come back converted, text and ``published.csv`` as
+printed. A file that breaks the contract raises :class:`DataError` with one line naming file,
+row (as a spreadsheet numbers it: header = row 1), column and the offending value (quoted, at most
+:data:`QUOTE_CHARS` characters), and how many more problems the file has.
 """
 
 from __future__ import annotations
 
-import re
+import csv
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrorReason
+
+from metakit.engine._text import quote
+from metakit.workbook.schema import (
+    MISSING_TEXT, PUBLISHED_FILE, SCHEMA_FILE, DataError, FileSchema, TableSchema, load_schema,
+    table_schema,
+)
 
 DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
-PUBLISHED_COLUMNS = ("analysis_id", "outcome", "measure", "estimate", "ci_low", "ci_high", "i2",
-                     "k", "source")
-KEY_COLUMNS = ("study", "figure", "outcome", "timepoint", "timepoint_months", "arm", "subgroup",
-               "domain", "measure")
-TEXT_MISSING = ("", "NA", "na", "n/a", "N/A")
-COUNT = re.compile(r"^(ai|ci|xi|events|events_\w+)$")
-SIZE = re.compile(r"^(n1i|n2i|ni|n|n_\w+)$")
-SD = re.compile(r"^(sd1i|sd2i|sd|sd_\w+)$")
-PERCENT = re.compile(r"^(weight|pct|pct_\w+|i2)$")
-NUMERIC = re.compile(r"^(estimate|ci_low|ci_high|p_value|mean\w*|m1i|m2i|yi|vi|se\w*)$")
-PAIRS = {"ai": "n1i", "ci": "n2i", "xi": "ni", "events": "n"}
 
 
-class DataError(ValueError):
-    """A data file breaks the data contract; the message names file, row and column."""
-
-
-def _where(path: Path, row: int | None, column: str | None) -> str:
-    parts = [path.name if path.parent.name == "" else f"{path.parent.name}/{path.name}"]
+def _where(path: Path, row: int | None = None, column: str | None = None) -> str:
+    parts = [f"{path.parent.name}/{path.name}" if path.parent.name else path.name]
     if row is not None:
         parts.append(f"row {row}")
     if column is not None:
-        parts.append(f"column {column!r}")
+        parts.append(f"column {quote(column)}")
     return ", ".join(parts)
 
 
-def _spreadsheet_row(index: int) -> int:
-    return index + 2
+def _missing_column(column: str, path: Path) -> str:
+    if column == "source":
+        return "missing: every data file needs a source column"
+    if path.name == PUBLISHED_FILE:
+        return f"missing: every {PUBLISHED_FILE} needs it"
+    return f"missing: {SCHEMA_FILE} requires it"
 
 
-def _numeric(path: Path, frame: pd.DataFrame, column: str, *, allow_bound: bool) -> pd.Series:
-    text = frame[column].fillna("").astype(str).str.strip().str.replace("−", "-", regex=False)
-    if allow_bound:
-        text = text.str.lstrip("<>≤≥=").str.strip()
-    text = text.str.rstrip("%")
-    values = pd.to_numeric(text.where(text != "", None), errors="coerce")
-    bad = values.isna() & (text != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{_where(path, _spreadsheet_row(i), column)}: "
-                        f"{frame[column].iloc[i]!r} is not a number")
-    return values
+def _empty_cell(column: str) -> str:
+    if column == "source":
+        return "(empty) is not allowed: every row needs its source"
+    return f"(empty) is not allowed: {SCHEMA_FILE} requires a value in every row"
 
 
-def _check(path: Path, frame: pd.DataFrame, column: str, mask: pd.Series, rule: str) -> None:
-    if mask.any():
-        i = int(np.flatnonzero(mask.to_numpy())[0])
-        value = frame[column].iloc[i]
-        shown = "(empty)" if pd.isna(value) else repr(value)
-        raise DataError(f"{_where(path, _spreadsheet_row(i), column)}: {shown} {rule}")
+def _problems(errors: pa.errors.SchemaErrors, table: TableSchema,
+              path: Path) -> list[tuple[int, int, int, str, str]]:
+    """``(row index, column position, rank, column, phrase)`` of every failure pandera reports.
 
-
-def validate(frame: pd.DataFrame, path: Path, *, published: bool = False) -> pd.DataFrame:
-    """Check ``frame`` (read as text from ``path``) and return it with numeric columns converted.
-
-    ``published.csv`` (``published=True``) keeps its text and is only checked for numbers that
-    parse and for its required columns; its CIs may fail to bracket (that is a finding).
+    A column missing from the file has row index -1; of two failures of one cell, an empty cell
+    or one that is not a number (rank 0) comes before a repeated key (1) and a broken rule (2).
     """
-    if "source" not in frame.columns:
-        raise DataError(f"{_where(path, None, 'source')}: every data file needs a source column")
-    empty_source = frame["source"].fillna("").str.strip() == ""
-    _check(path, frame, "source", empty_source, "is not allowed: every row needs its source")
-    if published:
-        missing = [c for c in PUBLISHED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise DataError(f"{_where(path, None, None)}: missing column(s) {missing}")
-        ids = frame["analysis_id"].fillna("")
-        _check(path, frame, "analysis_id", ids.str.strip() == "", "is empty")
-        _check(path, frame, "analysis_id", ids.duplicated(), "is not unique")
-        for column in ("estimate", "ci_low", "ci_high", "i2", "k", "p_value", "z", "q", "q_df",
-                       "tau2"):
-            if column in frame.columns:
-                _numeric(path, frame, column, allow_bound=True)
-        return frame
-
-    out = frame.copy()
-    for column in frame.columns:
-        name = column.strip()
-        if COUNT.match(name) or SIZE.match(name):
-            values = _numeric(path, frame, column, allow_bound=False)
-            _check(path, frame, column, values.notna() & (values != values.round()),
-                   "is not a whole number")
-            lower = 1 if SIZE.match(name) else 0
-            _check(path, frame, column, values < lower, f"must be >= {lower}")
-            out[column] = values.astype("Int64")
-        elif SD.match(name):
-            values = _numeric(path, frame, column, allow_bound=False)
-            _check(path, frame, column, values <= 0, "must be > 0")
-            out[column] = values
-        elif PERCENT.match(name):
-            values = _numeric(path, frame, column, allow_bound=False)
-            _check(path, frame, column, (values < 0) | (values > 100), "must be within 0-100")
-            out[column] = values
-        elif NUMERIC.match(name):
-            out[column] = _numeric(path, frame, column, allow_bound=name == "p_value")
-    for events, total in list(PAIRS.items()) + [
-            (c, "n_" + c[len("events_"):]) for c in frame.columns if c.startswith("events_")]:
-        if events in out.columns and total in out.columns:
-            _check(path, frame, events, (out[events] > out[total]).fillna(False),
-                   f"exceeds {total}")
-    if {"estimate", "ci_low", "ci_high"} <= set(out.columns):
-        outside = (out["ci_low"] > out["estimate"]) | (out["estimate"] > out["ci_high"])
-        _check(path, frame, "estimate", outside.fillna(False),
-               "is outside its CI [ci_low, ci_high]")
-    keys = [c for c in KEY_COLUMNS if c in out.columns]
-    if "study" in keys:
-        duplicated = out.duplicated(subset=keys, keep="first")
-        _check(path, frame, "study", duplicated, f"repeats the key {keys}")
-    return out
+    order = {column: i for i, column in enumerate(table.types)}
+    found = []
+    for error in errors.schema_errors:
+        reason = error.reason_code
+        if reason == SchemaErrorReason.COLUMN_NOT_IN_DATAFRAME:
+            column = str(error.failure_cases)
+            found.append((-1, order.get(column, 0), 0, column, _missing_column(column, path)))
+            continue
+        if reason == SchemaErrorReason.SERIES_CONTAINS_NULLS:
+            rank, column = 0, error.schema.name
+            phrase = _empty_cell(column)
+        elif reason == SchemaErrorReason.DUPLICATES:
+            rule = table.rules["multiple_fields_uniqueness"]
+            rank, column, phrase = rule.rank, rule.column, rule.phrase
+        elif getattr(error.check, "name", None) in table.rules:
+            rule = table.rules[error.check.name]
+            rank, column, phrase = rule.rank, rule.column, rule.phrase
+        else:
+            continue
+        for index in dict.fromkeys(error.failure_cases["index"]):
+            if index is not None and not pd.isna(index):
+                found.append((int(index), order.get(column, 0), rank, column, phrase))
+    return found
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read one CSV of a review's data folder and validate it (see :func:`validate`)."""
+def validate(frame: pd.DataFrame, path: Path, spec: FileSchema | None = None) -> pd.DataFrame:
+    """Check ``frame`` (read as text from ``path``) and return it with numbers converted.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The file's cells as text, empty cells as missing.
+    path : Path
+        Where it was read (named in messages; ``published.csv`` keeps its printed text).
+    spec : FileSchema, optional
+        The file's entry in its folder's ``schema.yaml``.
+
+    Raises
+    ------
+    DataError
+        The first problem (by row, then column) with file, row, column and quoted value.
+    """
+    table = table_schema(path.name, list(frame.columns), spec)
+    try:
+        valid = table.schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        problems = sorted(set(_problems(errors, table, path)))
+        if not problems:  # not expected: every check of the schema has a phrase
+            first = errors.schema_errors[0]
+            raise DataError(f"{_where(path)}: breaks its schema ({first.reason_code.name})") \
+                from None
+        index, _, _, column, phrase = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s) in this file)" if len(problems) > 1 \
+            else ""
+        if index < 0:
+            raise DataError(f"{_where(path, None, column)}: {phrase}{more}") from None
+        value = frame[column].iloc[index]
+        shown = "" if phrase.startswith("(empty)") else f"{quote(value)} "
+        raise DataError(f"{_where(path, index + 2, column)}: {shown}{phrase}{more}") from None
+    return table.convert(valid)
+
+
+def _header(path: Path) -> list[str]:
+    """The stripped header of a CSV file, after checking that every row has as many fields.
+
+    Raises
+    ------
+    DataError
+        A row with more or fewer fields than the header (pandas would shift or pad it).
+    StopIteration
+        The file is empty.
+    """
+    limit = csv.field_size_limit(2**31 - 1)  # a cell may be long: the schema quotes it short
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            rows = csv.reader(stream)
+            header = [name.strip() for name in next(rows)]
+            for number, row in enumerate(rows, start=2):
+                if row and len(row) != len(header):
+                    raise DataError(f"{_where(path, number)}: {len(row)} fields, the header has "
+                                    f"{len(header)}")
+    finally:
+        csv.field_size_limit(limit)
+    return header
+
+
+def read_table(path: str | Path, spec: FileSchema | None = None) -> pd.DataFrame:
+    """Read one CSV of a review's data folder and validate it (see :func:`validate`).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    spec : FileSchema, optional
+        Its ``schema.yaml`` entry; by default read from the ``schema.yaml`` beside the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such data file")
+    if spec is None:
+        spec = load_schema(path.parent).get(path.name)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(TEXT_MISSING))
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DataError(f"{_where(path, None, None)}: not a readable CSV ({error})") from None
-    frame.columns = [c.strip() for c in frame.columns]
-    return validate(frame, path, published=path.name == "published.csv")
+        header = _header(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(MISSING_TEXT),
+                            skip_blank_lines=False, encoding="utf-8")
+    except (pd.errors.EmptyDataError, StopIteration):
+        raise DataError(f"{_where(path)}: empty file (no header row)") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{_where(path)}: not UTF-8 text (byte {error.start})") from None
+    except (pd.errors.ParserError, csv.Error) as error:
+        reason = str(error).strip().splitlines()[-1][:200]
+        raise DataError(f"{_where(path)}: not a readable CSV ({reason})") from None
+    repeated = next((name for i, name in enumerate(header) if name in header[:i]), None)
+    if repeated is not None:
+        raise DataError(f"{_where(path, 1, repeated)}: the header names this column twice")
+    frame.columns = header
+    return validate(frame, path, spec)
 
 
 def review_dir(review: str, data_dir: str | Path | None = None) -> Path:
@@ -150,6 +184,19 @@ def review_dir(review: str, data_dir: str | Path | None = None) -> Path:
 
 
 def load_review(review: str, data_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """All validated tables of a review, keyed by file stem (``published`` included)."""
+    """All validated tables of a review, keyed by file stem (``published`` included).
+
+    Raises
+    ------
+    DataError
+        No such folder, a ``schema.yaml`` that is unusable or lists a missing file, or a file
+        that breaks the contract.
+    """
     folder = review_dir(review, data_dir)
-    return {path.stem: read_table(path) for path in sorted(folder.glob("*.csv"))}
+    schemas = load_schema(folder)
+    missing = [name for name in schemas if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{_where(folder / missing[0])}: no such data file "
+                        f"({SCHEMA_FILE} lists it)")
+    return {path.stem: read_table(path, schemas.get(path.name, FileSchema()))
+            for path in sorted(folder.glob("*.csv"))}
