@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from metakit.engine._validation import check_level  # noqa: F401  (the checks share it)
 from metakit.engine.transforms import ipft, pft
 
 Verdict = Literal["consistent", "inconsistent", "not_checkable"]
@@ -276,13 +277,6 @@ def check_scale(scale: Scale) -> Scale:
     if scale not in SCALES:
         raise ValueError(f"scale: unknown value {scale!r}; choose one of {', '.join(SCALES)}")
     return scale
-
-
-def check_level(level: float) -> float:
-    """Confidence level in percent, strictly between 0 and 100."""
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 100:
-        raise ValueError(f"level: must be a percentage between 0 and 100, got {level!r}")
-    return float(level)
 
 
 def check_df(name: str, df: object) -> int:
