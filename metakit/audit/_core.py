@@ -20,7 +20,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from metakit.engine._validation import check_level  # noqa: F401  (the checks share it)
 from metakit.engine.transforms import ipft, pft
@@ -292,8 +292,8 @@ def critical_value(level: float, dist: str, df: int | None) -> float:
     """Two-sided critical value of the normal or t distribution at ``level`` percent."""
     upper = 1 - (1 - level / 100) / 2
     if dist == "z":
-        return float(stats.norm.ppf(upper))
-    return float(stats.t.ppf(upper, df))
+        return float(special.ndtri(upper))
+    return float(special.stdtrit(df, upper))
 
 
 def check_dist(dist: str, df: object) -> int | None:

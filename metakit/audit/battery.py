@@ -34,7 +34,7 @@ from metakit.audit._core import Check, Scale, check_level, is_missing, parse_opt
 from metakit.audit.estimates import ci_symmetry, p_from_ci, z_from_ci
 from metakit.audit.heterogeneity import df_range, i2_from_pval, i2_from_q, q_pval
 from metakit.audit.rules import model_rule
-from metakit.engine.effect_sizes import LOG_MEASURES
+from metakit.engine.measures import LOG_MEASURES
 
 _DIFFERENCES = frozenset({"MD", "WMD", "SMD", "RD", "MEAN", "GEN", "ROM_LINEAR"})
 _PROPORTIONS = frozenset({"PR", "PFT", "PLO", "PAS", "PROPORTION", "RATE"})
@@ -61,7 +61,7 @@ def measure_scale(measure: object) -> Scale | None:
     if is_missing(measure):
         return None
     key = str(measure).strip().upper().replace(" ", "_").split("_")[0].split("(")[0]
-    if key in LOG_MEASURES or key in {"IRR", "ROM"}:
+    if key in LOG_MEASURES:
         return "log"
     if key in _DIFFERENCES:
         return "linear"

@@ -22,7 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy import special
 
 from metakit.audit._core import (
     FreemanTukey,
@@ -189,8 +189,8 @@ def _statistic_range(ci: _CI, crit: float) -> tuple[tuple[float, float], tuple[f
 
 def _two_sided_p(stat: float, dist: str, df: int | None) -> float:
     if dist == "z":
-        return float(2 * stats.norm.sf(stat))
-    return float(2 * stats.t.sf(stat, df))
+        return float(2 * special.ndtr(-stat))
+    return float(2 * special.stdtr(df, -stat))
 
 
 @impossible_is_inconsistent

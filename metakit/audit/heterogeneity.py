@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scipy import stats
+from scipy import special
 
 from metakit.audit._core import (
     Check,
@@ -166,7 +166,7 @@ def i2_from_pval(q_pval: str, df: int, i2: str, *, label: str = "") -> Check:
     if p_read is None or i2_read is None:
         return _not_checkable("i2_from_pval", inputs, missing, label)
     (p_printed, p_box), (i2_printed, i2_box) = p_read, i2_read
-    q_range = (float(stats.chi2.isf(p_box[1], df)), float(stats.chi2.isf(p_box[0], df)))
+    q_range = (float(special.chdtri(df, p_box[1])), float(special.chdtri(df, p_box[0])))
     recomputed = (_i2(q_range[0], df), _i2(q_range[1], df))
     lead = (f"A heterogeneity p = {p_printed.text} on {df} degrees of freedom means Q = "
             f"{fmt_range(q_range)}, so I² = {fmt_range(recomputed)}% given rounding")
@@ -214,7 +214,7 @@ def q_pval(q: str, df: int, p: str, *, label: str = "") -> Check:
     if q_read is None or p_read is None:
         return _not_checkable("q_pval", inputs, missing, label)
     (q_printed, q_box), (p_printed, p_box) = q_read, p_read
-    recomputed = (float(stats.chi2.sf(q_box[1], df)), float(stats.chi2.sf(q_box[0], df)))
+    recomputed = (float(special.chdtrc(df, q_box[1])), float(special.chdtrc(df, q_box[0])))
     lead = (f"Q = {q_printed.text} on {df} degrees of freedom gives p = "
             f"{fmt_range(recomputed, 2)} given rounding")
     if overlaps(recomputed, p_box):
@@ -263,8 +263,8 @@ def df_range(i2: str, q_pval: str, *, max_df: int = 200) -> tuple[int, int] | No
     (_, p_box), (_, i2_box) = p_read, i2_read
     df = np.arange(1, max_df + 1, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = _i2_array(stats.chi2.isf(p_box[1], df), df)
-        high = _i2_array(stats.chi2.isf(p_box[0], df), df)
+        low = _i2_array(special.chdtri(df, p_box[1]), df)
+        high = _i2_array(special.chdtri(df, p_box[0]), df)
     tol = 1e-9 * 100
     vacuous = (low <= tol) & (high >= 100 - tol)
     fits = (low <= i2_box[1] + tol) & (i2_box[0] <= high + tol) & ~vacuous

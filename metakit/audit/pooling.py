@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 from metakit.audit._core import (
     Impossible,
@@ -471,7 +471,7 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
         raise Impossible(f"p {printed_p.text} is not a probability between 0 and 1")
     df = len(rows.y_low) - 1
     q = _q_range(rows)
-    p_range = (float(stats.chi2.sf(q[1], df)), float(stats.chi2.sf(q[0], df)))
+    p_range = (float(special.chdtrc(df, q[1])), float(special.chdtrc(df, q[0])))
     lead = (f"From the {df + 1} subgroup estimates and CIs, the test of subgroup differences "
             f"gives Q = {fmt_range(q)} on {df} degree{'s' if df > 1 else ''} of freedom, p = "
             f"{fmt_range(p_range, 2)} given rounding")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from metakit.audit._core import VERDICTS, Check, fmt
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from metakit.workbook.format import Table
 
 COLUMNS = ("label", "name", "inputs", "recomputed", "verdict", "explanation")
@@ -49,6 +49,8 @@ def audit_table(checks: Iterable[Check]) -> pd.DataFrame:
             "verdict": check.verdict,
             "explanation": check.explanation,
         })
+    import pandas as pd
+
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     order = table["verdict"].map({verdict: i for i, verdict in enumerate(VERDICTS)})
     return table.iloc[order.argsort(kind="stable")].reset_index(drop=True)

@@ -32,15 +32,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from metakit.engine import _validation as v
 
-BINARY = ("RR", "OR", "RD", "PETO")
-CONTINUOUS = ("MD", "SMD", "ROM")
-PROPORTION = ("PR", "PLO", "PFT", "PAS")
-RATES = ("IRR", "IRD")
-CORRELATION = ("COR", "ZCOR")
-GENERIC = ("GEN", "HR")
-MEASURES = BINARY + CONTINUOUS + PROPORTION + RATES + CORRELATION + GENERIC
-LOG_MEASURES = frozenset({"RR", "OR", "HR", "PETO", "ROM", "IRR"})
-"""Ratio measures, analysed on the log scale and back-transformed with ``exp``."""
+from metakit.engine.measures import (  # noqa: F401  (re-exported: escalc's measures)
+    BINARY,
+    CONTINUOUS,
+    CORRELATION,
+    GENERIC,
+    LOG_MEASURES,
+    MEASURES,
+    PROPORTION,
+    RATES,
+)
 _NO_CORRECTION = frozenset({"PFT", "PAS"})
 """Measures defined for 0/n and n/n, to which metafor adds no continuity correction."""
 

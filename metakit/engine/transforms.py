@@ -42,7 +42,7 @@ def ipft_hm(t: ArrayLike, ni: ArrayLike) -> NDArray[np.float64]:
 
 def back_transform(measure: str | None, value: float, ni: ArrayLike | None = None) -> float:
     """``value`` on the natural scale of ``measure`` (identity for differences and unknown)."""
-    from metakit.engine.effect_sizes import LOG_MEASURES  # pandas loads only when needed
+    from metakit.engine.measures import LOG_MEASURES
 
     if measure in LOG_MEASURES:
         return float(np.exp(value))

@@ -25,6 +25,7 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
+from metakit.engine.measures import LOG_MEASURES
 from metakit.plots._style import (
     FONT_SIZE,
     INK,
@@ -43,7 +44,7 @@ from metakit.engine.transforms import expit, ipft
 if TYPE_CHECKING:
     import pandas as pd
 
-RATIO = frozenset({"RR", "OR", "HR", "PETO", "IRR"})
+RATIO = LOG_MEASURES
 PROPORTION = frozenset({"PFT", "PLO", "PR"})
 MEASURE_NAMES = {
     "RR": "Risk Ratio", "OR": "Odds Ratio", "HR": "Hazard Ratio", "PETO": "Peto Odds Ratio",

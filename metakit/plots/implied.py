@@ -6,13 +6,15 @@ See :func:`metakit.engine.summary_level.implied_heterogeneity`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from metakit.plots._style import INK, PI_COLOUR, SQUARE, describe, new_figure, styled
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _MARKERS = ("o", "s", "^")
 

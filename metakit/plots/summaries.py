@@ -15,14 +15,16 @@ The Cochrane Collaboration (2020). Review Manager (RevMan) 5.4 user guide: fores
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from metakit.plots._style import describe, require_nonempty
 from metakit.plots.forest import MEASURE_NAMES, RATIO, _alt, _draw, _Row, _Scale
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOTE = "Squares: printed summaries (no weights printed); diamonds: printed totals, not re-pooled"
 

@@ -53,7 +53,8 @@ import pandas as pd
 from metakit import audit
 from metakit.audit import Printed
 from metakit.audit.subsets import matching_subsets
-from metakit.engine.effect_sizes import LOG_MEASURES, escalc
+from metakit.engine.effect_sizes import escalc
+from metakit.engine.measures import LOG_MEASURES
 from metakit.engine.subgroups import q_between
 from metakit.workbook.analyses import Fitted, effect_columns, kind
 from metakit.workbook.dossier import Analysis, DossierError
