@@ -12,13 +12,14 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from metakit.audit import Printed
 from metakit.audit._core import is_missing
 from metakit.workbook.contract import COLUMNS, check_verdict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 
@@ -217,6 +218,9 @@ class ResultsTable:
             self.add(**row)
 
     def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the contract's columns, in order."""
+        import pandas as pd
+
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
 
     def write(self, out_dir: str | os.PathLike[str]) -> Path:
