@@ -83,11 +83,13 @@ def _per_row(scale: Scale | Sequence[Scale], k: int) -> list[Scale]:
 
 
 def _read_rows(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Sequence[str],
-               scale: Scale | Sequence[Scale], crit: float, what: str) -> _Rows | str:
+               scale: Scale | Sequence[Scale], crit: float, what: str,
+               ses: Sequence[float | None] | None = None) -> _Rows | str:
     """Parse the rows; return the reason as a string when they cannot be checked.
 
     ``scale`` is one scale for all rows or one per row (Freeman-Tukey subgroups each have their
-    own harmonic mean size).
+    own harmonic mean size). ``ses`` gives a known model-scale standard error for some rows
+    (``None`` for the others); such a row's CI is not read.
     """
     columns = {"estimates": parse_sequence("estimates", estimates),
                "ci_lows": parse_sequence("ci_lows", ci_lows),
@@ -99,22 +101,38 @@ def _read_rows(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Seque
     if lengths["estimates"] == 0:
         raise ValueError("estimates: no rows given")
     scales = _per_row(scale, lengths["estimates"])
+    known = _known_ses(ses, lengths["estimates"])
     boxes: list[tuple[tuple[float, float], tuple[float, float]]] = []
     percent = False
     for i, (est, low, high) in enumerate(zip(*columns.values())):
-        if est is None or low is None or high is None:
+        if est is None or (known[i] is None and (low is None or high is None)):
             return f"{what} {i + 1} has no estimate or CI"
         e = to_model(f"estimates[{i}]", est, scales[i])
-        lo = to_model(f"ci_lows[{i}]", low, scales[i])
-        hi = to_model(f"ci_highs[{i}]", high, scales[i])
-        se = se_interval(lo, hi, crit)
+        if known[i] is None:
+            se = se_interval(to_model(f"ci_lows[{i}]", low, scales[i]),
+                             to_model(f"ci_highs[{i}]", high, scales[i]), crit)
+        else:
+            se = (known[i], known[i])
         if not all(math.isfinite(x) for x in (*e, *se)) or se[0] <= 0:
-            return (f"{what} {i + 1} ({est.text}, {low.text} to {high.text}) is printed too "
-                    f"coarsely to give it a weight")
+            shown = f"{est.text}, {low.text} to {high.text}" if low and high else est.text
+            return f"{what} {i + 1} ({shown}) is printed too coarsely to give it a weight"
         boxes.append((e, se))
         percent = percent or est.percent
     array = np.array(boxes)
     return _Rows(array[:, 0, 0], array[:, 0, 1], array[:, 1, 0], array[:, 1, 1], percent)
+
+
+def _known_ses(ses: Sequence[float | None] | None, k: int) -> list[float | None]:
+    """One known standard error (or ``None``) per row, validated."""
+    if ses is None:
+        return [None] * k
+    if isinstance(ses, (str, bytes)) or len(ses) != k:
+        raise ValueError(f"ses: expected {k} standard errors (or None), got {ses!r}"[:120])
+    for i, se in enumerate(ses):
+        if se is not None and (isinstance(se, bool) or not isinstance(se, (int, float))
+                               or not math.isfinite(se) or se <= 0):
+            raise ValueError(f"ses[{i}]: a standard error must be a number > 0, got {se!r}")
+    return [None if se is None else float(se) for se in ses]
 
 
 def _q_min(y_low: NDArray[np.float64], y_high: NDArray[np.float64],
@@ -409,7 +427,7 @@ def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
 def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
                         ci_highs: Sequence[str], p: str, *,
                         scale: Scale | Sequence[Scale] = "linear", level: float = 95,
-                        label: str = "") -> Check:
+                        ses: Sequence[float | None] | None = None, label: str = "") -> Check:
     """Check the printed test of subgroup differences against the subgroup summaries.
 
     The test (as RevMan and R's meta report it) is Cochran's Q between subgroups,
@@ -433,6 +451,12 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
     scale : str, FreemanTukey or sequence of them
         The model scale, or one per subgroup: pooled proportions on the Freeman-Tukey scale
         need each subgroup's harmonic mean size, e.g. ``[FreemanTukey(12.4), FreemanTukey(5)]``.
+    ses : sequence of float or None, optional
+        A known model-scale standard error per subgroup (``None`` where the CI gives it). A
+        subgroup of one study whose printed CI is not a Wald interval (Stata's ``metaprop``
+        shows a single study's Wilson interval) enters with its own SE, e.g. the
+        Freeman-Tukey ``sqrt(1 / (4 n + 2))``
+        (:func:`metakit.audit.freeman_tukey.ft_subgroup_difference`).
     level, label
         As in :func:`rows_pool_to_summary`.
 
@@ -460,7 +484,7 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
               "scale": scale}
     if not isinstance(estimates, str) and isinstance(estimates, Sequence) and len(estimates) < 2:
         raise ValueError(f"estimates: at least two subgroups are needed, got {len(estimates)}")
-    rows = _read_rows(estimates, ci_lows, ci_highs, scale, crit, "subgroup")
+    rows = _read_rows(estimates, ci_lows, ci_highs, scale, crit, "subgroup", ses)
     printed_p = parse_optional("p", p)
     if isinstance(rows, str) or printed_p is None:
         reason = rows if isinstance(rows, str) else "no p-value printed"

@@ -123,7 +123,8 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     where = f"{context.name}/analyses.yaml, {analysis.id}"
     if effect is None or analysis.data is None:
         raise DossierError(f"{where}: a pooled analysis needs 'data' and 'effect'")
-    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
+    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude,
+                                  analysis.join)
     if rows.empty:
         raise DossierError(f"{where}: no row of {analysis.data}.csv matches {analysis.where}")
     arguments = {}
@@ -253,6 +254,19 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
                 analysis=f"{analysis.title}: Q between subgroup summaries",
                 note=analysis.remarks.get(pid, ""), q=sub.q_between, q_df=sub.q_between_df,
                 q_pval=sub.q_between_pval))
+    if fitted.groups is not None and not any(a.between for a in analysis.answers):
+        fitted.results.append(between_row(context, fitted))
+
+
+def between_row(context: Context, fitted: Fitted) -> dict[str, Any]:
+    """The ``new`` row of a test of subgroup differences that the paper did not print."""
+    sub, analysis = fitted.groups, fitted.analysis
+    return context.results.row(
+        analysis_id=f"{analysis.id}_between", outcome=analysis.title, measure="p_between",
+        subgroup=" vs ".join(sub.groups), analysis=f"{analysis.title}: Q between subgroup "
+                                                   f"summaries", verdict="new",
+        p_value=sub.q_between_pval, q=sub.q_between, q_df=sub.q_between_df,
+        q_pval=sub.q_between_pval, note="the paper prints no test of this difference")
 
 
 def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
@@ -280,6 +294,7 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
             for level_name, fit in fitted.groups.groups.items():
                 fitted.results.append(new_row(context, fitted, fit, suffix=f"_{slug(level_name)}",
                                               subgroup_name=level_name, scale=scale))
+            fitted.results.append(between_row(context, fitted))
     return fitted
 
 

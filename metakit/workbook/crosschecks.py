@@ -11,6 +11,8 @@ with :func:`check`) and its arguments. An argument is
 - ``{values: TABLE.COLUMN, where: {...}}``: the column's values, as a list of text;
 - ``{min: TABLE.COLUMN}``, ``{max: TABLE.COLUMN}`` (with ``where``): its extremes (as text);
 - ``{harmonic_mean: TABLE.COLUMN, where: {...}}``: a harmonic mean of study sizes (a number);
+- ``join: TABLE`` beside any of these: the table's per-study columns are added first, matched
+  on ``study`` (:meth:`~metakit.workbook.dossier.Dossier.select`);
 - ``{freeman_tukey: N}``: the Freeman-Tukey scale at harmonic-mean size ``N`` (a number or a
   ``harmonic_mean`` argument);
 - a list of any of these.
@@ -54,11 +56,15 @@ def _audit_function(name: str, where: str) -> CheckFunction:
     raise DossierError(f"{where}: unknown check {name!r} (known: {', '.join(known)})")
 
 
-def _column(dossier: Dossier, reference: Any, where: str) -> tuple[str, str]:
+def _column(dossier: Dossier, reference: Any, where: str,
+            join: str | None = None) -> tuple[str, str]:
     if not isinstance(reference, str) or reference.count(".") != 1:
         raise DossierError(f"{where}: expected TABLE.COLUMN, got {reference!r}")
     table, column = reference.split(".")
-    if column not in dossier.table(table).columns:
+    columns = set(dossier.table(table).columns)
+    if join is not None:
+        columns |= set(dossier.table(join).columns)
+    if column not in columns:
         raise DossierError(f"{where}: {table}.csv has no column {column!r}")
     return table, column
 
@@ -96,15 +102,15 @@ def _derived(dossier: Dossier, spec: Mapping[str, Any], where: str) -> Any:
     operations = [key for key in ("count", "sum", "values", "min", "max", "harmonic_mean")
                   if key in spec]
     if len(operations) != 1 or set(spec) - {operations[0] if operations else "", "where",
-                                            "exclude"}:
+                                            "exclude", "join"}:
         raise DossierError(f"{where}: cannot read {dict(spec)!r}; use one of count, sum, values, "
-                           f"min, max, harmonic_mean (with where/exclude) or freeman_tukey")
+                           f"min, max, harmonic_mean (with where/exclude/join) or freeman_tukey")
     operation = operations[0]
+    selection = (spec.get("where"), spec.get("exclude"), spec.get("join"))
     if operation == "count":
-        rows = dossier.select(spec["count"], spec.get("where"), spec.get("exclude"))
-        return str(len(rows))
-    table, column = _column(dossier, spec[operation], where)
-    rows = dossier.select(table, spec.get("where"), spec.get("exclude"))
+        return str(len(dossier.select(spec["count"], *selection)))
+    table, column = _column(dossier, spec[operation], where, spec.get("join"))
+    rows = dossier.select(table, *selection)
     if operation == "values":
         return [None if pd.isna(v) else str(v) for v in rows[column]]
     numbers = pd.to_numeric(rows[column], errors="coerce")

@@ -163,6 +163,8 @@ class Analysis(_Model):
     where: Selector = Field(default_factory=dict)
     exclude: Selector = Field(default_factory=dict)
     label: str = "study"
+    join: str | None = Field(None, description="a data table whose columns are added to the "
+                             "rows, matched on the study column (see Dossier.select)")
     subgroups: str | None = None
     effect: Effect | None = None
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -171,6 +173,8 @@ class Analysis(_Model):
                                     description="published id -> remark on the re-derivation")
     note: str = Field("", description="remark on a new analysis (one that answers no row)")
     robustness: bool = False
+    bias: bool = Field(False, description="Egger's test of the authors' fit (new row), from "
+                                          "the paper's minimum k (rules.bias_min_k)")
     figure: Figure | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="options of the kind")
     source: str = ""
@@ -244,10 +248,17 @@ class Dossier:
         return self.tables[name]
 
     def select(self, name: str, where: Selector | None = None,
-               exclude: Selector | None = None) -> pd.DataFrame:
+               exclude: Selector | None = None, join: str | None = None) -> pd.DataFrame:
         """Rows of a data table matching every ``where`` (column -> value or list of values)
-        and no ``exclude`` condition, in file order."""
+        and no ``exclude`` condition, in file order.
+
+        ``join`` names a table with one row per study (e.g. ``studies``): its columns that the
+        table lacks are added first, matched on the ``study`` column of both, so that rows can
+        be selected and grouped by study attributes (a study missing there gets empty cells).
+        """
         frame = self.table(name)
+        if join is not None:
+            frame = self._joined(name, frame, join)
         keep = pd.Series(True, index=frame.index)
         for conditions, wanted in ((where or {}, True), (exclude or {}, False)):
             for column, value in conditions.items():
@@ -258,6 +269,18 @@ class Dossier:
                 hit = frame[column].astype(str).isin([str(v) for v in values])
                 keep &= hit if wanted else ~hit
         return frame[keep]
+
+    def _joined(self, name: str, frame: pd.DataFrame, join: str) -> pd.DataFrame:
+        other = self.table(join)
+        for table, data in ((name, frame), (join, other)):
+            if "study" not in data.columns:
+                raise DossierError(f"{self.path.name}/{table}.csv: no column 'study' to join on")
+        if other["study"].duplicated().any():
+            twice = other["study"][other["study"].duplicated()].iloc[0]
+            raise DossierError(f"{self.path.name}/{join}.csv: study {twice!r} has two rows, so "
+                               f"it cannot be joined")
+        added = [c for c in other.columns if c not in frame.columns]
+        return frame.join(other.set_index("study")[added], on="study")
 
 
 def _read_yaml(path: Path, *, required: bool) -> Any:
@@ -322,8 +345,9 @@ def _check_references(dossier: Dossier) -> None:
                 raise DossierError(f"{dossier.path.name}/analyses.yaml, {analysis.id}: {pid!r} "
                                    f"is already answered by {answered[pid]}")
             answered[pid] = analysis.id
-        if analysis.data is not None:
-            dossier.table(analysis.data)
+        for table in (analysis.data, analysis.join):
+            if table is not None:
+                dossier.table(table)
     for spec in dossier.checks:
         named = list(spec.result) + [m.group(1) for value in _flat(spec.args)
                                      if isinstance(value, str)

@@ -17,6 +17,14 @@ Riley, R. D., Higgins, J. P. T., & Deeks, J. J. (2011). Interpretation of random
 meta-analyses. BMJ, 342, d549.
 Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for meta-analysis.
 Research Synthesis Methods, 1(2), 112-125.
+Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis detected by
+a simple, graphical test. BMJ, 315, 629-634.
+Sterne, J. A. C., et al. (2011). Recommendations for examining and interpreting funnel plot
+asymmetry in meta-analyses of randomised controlled trials. BMJ, 343, d4002.
+
+Analyses flagged ``bias: true`` also get Egger's regression test (:func:`bias_rows`), where they
+have at least the paper's stated minimum of studies (``rules.bias_min_k`` in ``review.yaml``) or,
+when it states none, the three a regression needs.
 """
 
 from __future__ import annotations
@@ -26,14 +34,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from metakit.engine.bias import regtest
 from metakit.engine.sensitivity import leave1out
-from metakit.workbook.analyses import Fitted, fit_analysis, new_row, slug
+from metakit.workbook.analyses import PROPORTION_MEASURES, Fitted, fit_analysis, new_row, slug
 from metakit.workbook.results import fit_summary
 from metakit.workbook.summary import FLIP_MARKER
 
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
+BIAS_COLUMNS = ("analysis_id", "k", "t", "df", "p", "note")
 COLUMNS = ("analysis_id", "group", "k", "authors", "robust", "prediction interval", "tau2",
            "significant (authors)", "significant (robust)", "conclusion changes")
 
@@ -109,8 +119,44 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
             rows.append(new_row(context, robust, fit_r, suffix=suffix,
                                 subgroup_name="" if name == "overall" else name, note=note,
                                 scale=scale))
+        if robust.groups is not None:
+            rows.append(context.results.row(
+                analysis_id=f"{analysis_id}_robust_between", outcome=analysis.title,
+                measure="p_between", analysis=f"{analysis.title}: Q between the robust model's "
+                                              f"subgroup summaries", verdict="new",
+                p_value=robust.groups.q_between_pval, q=robust.groups.q_between,
+                q_df=robust.groups.q_between_df, q_pval=robust.groups.q_between_pval))
         rows += _loo_rows(context, authors, robust, null)
     return pd.DataFrame(table, columns=list(COLUMNS)), rows
+
+
+def bias_rows(context: Context, fitted: dict[str, Fitted]
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Egger's test of every analysis flagged ``bias``: a table and its ``new`` results rows."""
+    rule = context.dossier.meta.rules.get("bias_min_k")
+    minimum = max(3, int(rule.value)) if rule is not None else 3
+    table, rows = [], []
+    for analysis_id, authors in fitted.items():
+        if not authors.analysis.bias or authors.fit is None:
+            continue
+        model = _model(authors.fit)
+        if model.k < minimum:
+            note = f"not run: k = {model.k}, fewer than " + (
+                f"the paper's minimum of {minimum}" if rule is not None else "3")
+            table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, None, None, None, note))))
+            continue
+        test = regtest(model)
+        note = "; ".join(part for part in (
+            "k < 10: very low power" if model.k < 10 else "",
+            "on the transformed proportions: Egger's test is not designed for proportions"
+            if authors.analysis.effect.measure in PROPORTION_MEASURES else "") if part)
+        table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, test.stat, test.df,
+                                             test.pval, note))))
+        rows.append(context.results.row(
+            analysis_id=f"{analysis_id}_egger", outcome=authors.analysis.title, measure="egger",
+            analysis="Egger's regression test (weighted, predictor SE; t statistic)", k=model.k,
+            estimate=test.stat, p_value=test.pval, verdict="new", note=note))
+    return pd.DataFrame(table, columns=list(BIAS_COLUMNS)), rows
 
 
 def _loo_rows(context: Context, authors: Fitted, robust: Fitted,

@@ -41,7 +41,7 @@ from metakit.workbook.data import DATA_ROOT
 from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
 from metakit.workbook.report import sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
-from metakit.workbook.robustness import robustness_rows
+from metakit.workbook.robustness import bias_rows, robustness_rows
 
 PRISMA_LISTS = {"excluded_reason": "excluded_full_text",
                 "excluded_screening_reason": "excluded_screening", "identified_source": None}
@@ -109,6 +109,8 @@ class Review:
         Every ``checks.yaml`` entry with its result.
     robustness : DataFrame
         The robustness table (one row per re-run fit).
+    bias : DataFrame
+        Egger's test of every analysis flagged ``bias``.
     """
 
     dossier: Dossier
@@ -117,6 +119,7 @@ class Review:
     checks: dict[str, list[Check]]
     cross: list[tuple[CheckSpec, Check]]
     robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bias: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def id(self) -> str:
@@ -171,9 +174,11 @@ class Review:
         of = self.section_of()
         return frame[frame["analysis_id"].map(lambda i: of.get(i) == section)]
 
-    def results_table(self, section: str | None = None) -> Any:
-        """Published beside re-derived, with verdicts (one section, or all)."""
-        return verdict_table(self.rows(section))
+    def results_table(self, section: str | None = None, verdict: str | None = None) -> Any:
+        """Published beside re-derived, with verdicts (one section, or all; one verdict, or
+        all)."""
+        rows = self.rows(section)
+        return verdict_table(rows if verdict is None else rows[rows["verdict"] == verdict])
 
     def checks_table(self, section: str | None = None) -> Any:
         """The audit checks of one section's rows and cross checks (all when ``None``)."""
@@ -200,6 +205,10 @@ class Review:
         """Every flagged analysis under modern defaults, beside the authors' model."""
         return self.robustness
 
+    def bias_table(self) -> pd.DataFrame:
+        """Egger's test of every analysis flagged ``bias``."""
+        return self.bias
+
     def data(self, name: str, columns: list[str] | None = None,
              where: dict[str, Any] | None = None) -> pd.DataFrame:
         """One data table of the dossier (some columns, some rows)."""
@@ -224,7 +233,7 @@ class Review:
             "percent": self.dossier.meta.options.percent,
         }
         if figure and figure.columns:
-            defaults["columns"] = {head: fitted.rows[column].astype(str).tolist()
+            defaults["columns"] = {head: [_cell(v) for v in fitted.rows[column]]
                                    for head, column in figure.columns.items()}
         if fitted.groups is not None:
             defaults["subgroup_results"] = fitted.groups.groups
@@ -289,6 +298,13 @@ def _once(checks: Iterable[Check]) -> list[Check]:
         if check not in unique:
             unique.append(check)
     return unique
+
+
+def _cell(value: Any) -> str:
+    """A data cell as a figure shows it: empty for missing, whole numbers without ``.0``."""
+    if pd.isna(value):
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def with_options(dossier: Dossier, options: Mapping[str, Any]) -> Dossier:
@@ -398,8 +414,9 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
         for rid, kind_checks in f.checks.items():
             checks.setdefault(rid, []).extend(kind_checks)
     table, robust = robustness_rows(context, fitted)
-    context.results.rows = rows + list(answered.values()) + robust
-    return Review(dossier, context.results, fitted, checks, cross, table)
+    bias, egger = bias_rows(context, fitted)
+    context.results.rows = rows + list(answered.values()) + robust + egger
+    return Review(dossier, context.results, fitted, checks, cross, table, bias)
 
 
 def sections(review: Review) -> list[str]:
