@@ -237,6 +237,8 @@ class Review:
                                    for head, column in figure.columns.items()}
         if fitted.groups is not None:
             defaults["subgroup_results"] = fitted.groups.groups
+        if fitted.null is None:  # single-arm means and proportions test no contrast
+            defaults["null"] = None
         return forest(fitted.fit, **{**defaults, **options})
 
     def forests(self) -> Gallery:

@@ -64,7 +64,8 @@ def _members_with_counts(context: Context, analysis: Analysis) -> tuple[pd.DataF
     keys = members[match].astype(str)
     have = counts.assign(**{c: counts[c].astype(str) for c in match})
     merged = keys.reset_index().merge(have[[*match, xi, ni]], on=match).set_index("index")
-    return members, members.join(merged[[xi, ni]]).dropna(subset=[xi, ni])
+    counted = members.drop(columns=[c for c in (xi, ni) if c in members.columns])
+    return members, counted.join(merged[[xi, ni]]).dropna(subset=[xi, ni])
 
 
 def _pools(analysis: Analysis, members: pd.DataFrame) -> list[tuple[str, pd.Index]]:
