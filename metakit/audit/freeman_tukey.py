@@ -156,11 +156,13 @@ def ft_subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
     Returns
     -------
     Check
-        ``recomputed`` is the range of the p-value.
+        That of :func:`~metakit.audit.subgroup_difference` (the p-value's range), named
+        ``ft_subgroup_difference``, its explanation naming the single-study subgroups.
 
     References
     ----------
-    Borenstein, M., et al. (2009). Introduction to Meta-Analysis, chapter 19. Wiley.
+    Nyaga, Arbyn & Aerts (2014), Arch Public Health 72:39 (metaprop's subgroup test);
+    Borenstein et al. (2009), Introduction to Meta-Analysis, chapter 19.
     """
     if isinstance(sizes, (str, bytes)) or len(sizes) != len(estimates):
         raise ValueError(f"sizes: expected one list of study sizes per subgroup "

@@ -258,15 +258,16 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
         fitted.results.append(between_row(context, fitted))
 
 
-def between_row(context: Context, fitted: Fitted) -> dict[str, Any]:
+def between_row(context: Context, fitted: Fitted, *, suffix: str = "_between",
+                note: str = "the paper prints no test of this difference") -> dict[str, Any]:
     """The ``new`` row of a test of subgroup differences that the paper did not print."""
     sub, analysis = fitted.groups, fitted.analysis
     return context.results.row(
-        analysis_id=f"{analysis.id}_between", outcome=analysis.title, measure="p_between",
+        analysis_id=analysis.id + suffix, outcome=analysis.title, measure="p_between",
         subgroup=" vs ".join(sub.groups), analysis=f"{analysis.title}: Q between subgroup "
                                                    f"summaries", verdict="new",
         p_value=sub.q_between_pval, q=sub.q_between, q_df=sub.q_between_df,
-        q_pval=sub.q_between_pval, note="the paper prints no test of this difference")
+        q_pval=sub.q_between_pval, note=note)
 
 
 def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",

@@ -36,7 +36,14 @@ import pandas as pd
 
 from metakit.engine.bias import regtest
 from metakit.engine.sensitivity import leave1out
-from metakit.workbook.analyses import PROPORTION_MEASURES, Fitted, fit_analysis, new_row, slug
+from metakit.workbook.analyses import (
+    PROPORTION_MEASURES,
+    Fitted,
+    between_row,
+    fit_analysis,
+    new_row,
+    slug,
+)
 from metakit.workbook.results import fit_summary
 from metakit.workbook.summary import FLIP_MARKER
 
@@ -120,12 +127,8 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
                                 subgroup_name="" if name == "overall" else name, note=note,
                                 scale=scale))
         if robust.groups is not None:
-            rows.append(context.results.row(
-                analysis_id=f"{analysis_id}_robust_between", outcome=analysis.title,
-                measure="p_between", analysis=f"{analysis.title}: Q between the robust model's "
-                                              f"subgroup summaries", verdict="new",
-                p_value=robust.groups.q_between_pval, q=robust.groups.q_between,
-                q_df=robust.groups.q_between_df, q_pval=robust.groups.q_between_pval))
+            rows.append(between_row(context, robust, suffix="_robust_between",
+                                    note=f"subgroup summaries of {_model(robust.fit).model_label}"))
         rows += _loo_rows(context, authors, robust, null)
     return pd.DataFrame(table, columns=list(COLUMNS)), rows
 
