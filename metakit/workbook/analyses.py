@@ -271,14 +271,16 @@ def between_row(context: Context, fitted: Fitted, *, suffix: str = "_between",
 
 
 def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
-            subgroup_name: str = "", note: str = "", scale: float = 1.0) -> dict[str, Any]:
-    """The results row of an analysis the paper did not report."""
+            subgroup_name: str = "", note: str = "", scale: float = 1.0,
+            title: str | None = None) -> dict[str, Any]:
+    """The results row of an analysis the paper did not report (``title`` says how it was
+    fitted, when that differs from the analysis's own title)."""
     analysis = fitted.analysis
     measure = analysis.effect.measure if analysis.effect else None
     return context.results.row(
         analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
-        measure=measure, subgroup=subgroup_name, analysis=analysis.title, verdict="new",
-        note=note, **fit_summary(_fit_of(fitted, fit), scale=scale))
+        measure=measure, subgroup=subgroup_name, analysis=title or analysis.title,
+        verdict="new", note=note, **fit_summary(_fit_of(fitted, fit), scale=scale))
 
 
 @kind("pool")

@@ -173,6 +173,10 @@ class Analysis(_Model):
                                     description="published id -> remark on the re-derivation")
     note: str = Field("", description="remark on a new analysis (one that answers no row)")
     robustness: bool = False
+    cluster: str | None = Field(
+        None, description="the column naming each row's study when a study enters more than "
+                          "once (time points, arms): the robustness re-runs add a three-level "
+                          "model with random effects for study and for row within study")
     bias: bool = Field(False, description="Egger's test of the authors' fit (new row), from "
                                           "the paper's minimum k (rules.bias_min_k)")
     figure: Figure | None = None

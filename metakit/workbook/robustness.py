@@ -17,10 +17,24 @@ Riley, R. D., Higgins, J. P. T., & Deeks, J. J. (2011). Interpretation of random
 meta-analyses. BMJ, 342, d549.
 Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for meta-analysis.
 Research Synthesis Methods, 1(2), 112-125.
+Stijnen, T., Hamza, T. H., & Özdemir, P. (2010). Random effects meta-analysis of event outcome
+in the framework of the generalized linear mixed model. Statistics in Medicine, 29, 3046-3067.
+Schwarzer, G., Chemaitelly, H., Abu-Raddad, L. J., & Rücker, G. (2019). Seriously misleading
+results using inverse of Freeman-Tukey double arcsine transformation in meta-analysis of single
+proportions. Research Synthesis Methods, 10(3), 476-483.
+Konstantopoulos, S. (2011). Fixed effects and variance components estimation in three-level
+meta-analysis. Research Synthesis Methods, 2(1), 61-76.
 Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis detected by
 a simple, graphical test. BMJ, 315, 629-634.
 Sterne, J. A. C., et al. (2011). Recommendations for examining and interpreting funnel plot
 asymmetry in meta-analyses of randomised controlled trials. BMJ, 343, d4002.
+
+Two more re-runs where they fit the data: pooled proportions are refitted as a random-intercept
+logistic model (GLMM, :func:`metakit.rma_glmm`), which needs no transform and no continuity
+correction (Stijnen, Hamza & Özdemir 2010; Schwarzer et al. 2019), and an analysis whose rows
+repeat a study (``cluster`` in ``analyses.yaml``: time points or arms of one study) is refitted
+as a three-level model (:func:`metakit.rma_mv`), in place of treating each row as an independent
+study (Konstantopoulos 2011).
 
 Analyses flagged ``bias: true`` also get Egger's regression test (:func:`bias_rows`), where they
 have at least the paper's stated minimum of studies (``rules.bias_min_k`` in ``review.yaml``) or,
@@ -35,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from metakit.engine.bias import regtest
+from metakit.engine.transforms import back_transform
 from metakit.engine.sensitivity import leave1out
 from metakit.workbook.analyses import (
     PROPORTION_MEASURES,
@@ -51,8 +66,8 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 BIAS_COLUMNS = ("analysis_id", "k", "t", "df", "p", "note")
-COLUMNS = ("analysis_id", "group", "k", "authors", "robust", "prediction interval", "tau2",
-           "significant (authors)", "significant (robust)", "conclusion changes")
+COLUMNS = ("analysis_id", "group", "model", "k", "authors", "re-run", "prediction interval",
+           "tau2", "significant (authors)", "significant (re-run)", "conclusion changes")
 
 
 def _model(fit: Any) -> Any:
@@ -117,20 +132,108 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
             sig_a, sig_r = significant(fit_a, null), significant(fit_r, null)
             changes = None if null is None else sig_a != sig_r
             table.append(dict(zip(COLUMNS, (
-                analysis_id, name, _model(fit_r).k, _interval(a), _interval(r),
-                f"{low:.2f} to {high:.2f}", _model(fit_r).tau2, sig_a, sig_r, changes))))
+                analysis_id, name, _model(fit_r).model_label, _model(fit_r).k, _interval(a),
+                _interval(r), f"{low:.2f} to {high:.2f}", _model(fit_r).tau2, sig_a, sig_r,
+                changes))))
             note = f"prediction interval {low:.2f} to {high:.2f}"
             if changes:
                 note += f"; {FLIP_MARKER} from the authors' model"
             suffix = "_robust" + ("" if name == "overall" else "_" + slug(name))
             rows.append(new_row(context, robust, fit_r, suffix=suffix,
                                 subgroup_name="" if name == "overall" else name, note=note,
-                                scale=scale))
+                                scale=scale, title=f"{analysis.title}: re-run with "
+                                                   f"{_model(fit_r).model_label}"))
         if robust.groups is not None:
             rows.append(between_row(context, robust, suffix="_robust_between",
                                     note=f"subgroup summaries of {_model(robust.fit).model_label}"))
-        rows += _loo_rows(context, authors, robust, null)
+        rows += _loo_rows(context, authors, robust, null, scale)
+        for extra in (_glmm_reruns(context, authors, scale), _three_level(context, authors)):
+            for record, row in extra:
+                table.append(record)
+                rows.append(row)
     return pd.DataFrame(table, columns=list(COLUMNS)), rows
+
+
+def _rerun(context: Context, authors: Fitted, name: str, fit_a: Any, fit_r: Any, suffix: str,
+           scale: float, note: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """One re-run beside the authors' fit: its robustness-table record and results row."""
+    a, r = fit_summary(_model(fit_a), scale=scale), fit_summary(fit_r, scale=scale)
+    null = authors.null
+    sig_a, sig_r = significant(fit_a, null), significant(fit_r, null)
+    changes = None if null is None else sig_a != sig_r
+    low, high = _prediction(fit_r, scale)
+    label = fit_r.model_label
+    record = dict(zip(COLUMNS, (authors.analysis.id, name, label, fit_r.k, _interval(a),
+                                _interval(r), f"{low:.2f} to {high:.2f}", fit_r.tau2, sig_a,
+                                sig_r, changes)))
+    note = "; ".join(p for p in (note, f"prediction interval {low:.2f} to {high:.2f}",
+                                 f"{FLIP_MARKER} from the authors' model" if changes else "")
+                     if p)
+    row = new_row(context, authors, fit_r, suffix=suffix, subgroup_name="" if name == "overall"
+                  else name, note=note, scale=scale,
+                  title=f"{authors.analysis.title}: re-run with {label}")
+    return record, row
+
+
+def _glmm_reruns(context: Context, authors: Fitted, scale: float
+                 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pooled proportions refitted as a GLMM (logit link, ML), overall and per subgroup."""
+    from metakit.engine.glmm import rma_glmm
+    from metakit.workbook.analyses import effect_columns
+
+    analysis = authors.analysis
+    if analysis.effect is None or analysis.effect.source != "proportions":
+        return []
+    rows, arguments = effect_columns(context, analysis)
+    groups = rows[analysis.subgroups].astype(str).to_numpy() if analysis.subgroups else None
+    pairs = [("overall", authors.fit, np.full(len(rows), True))]
+    if authors.groups is not None and groups is not None:
+        pairs += [(name, fit, groups == name) for name, fit in authors.groups.groups.items()]
+    out = []
+    for name, fit_a, keep in pairs:
+        suffix = "_glmm" + ("" if name == "overall" else "_" + slug(name))
+        try:
+            fit_r = rma_glmm(arguments["xi"][keep], arguments["ni"][keep], level=context.level,
+                             slab=rows.loc[keep, analysis.label].astype(str).tolist())
+        except ValueError as error:
+            out.append(_not_estimable(context, authors, name, "GLMM (ML)", suffix, error))
+            continue
+        out.append(_rerun(context, authors, name, fit_a, fit_r, suffix, scale))
+    return out
+
+
+def _three_level(context: Context, authors: Fitted
+                 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """An analysis whose rows repeat a study, refitted with a level for study (``cluster``)."""
+    from metakit.engine.multilevel import rma_mv
+
+    analysis = authors.analysis
+    model = _model(authors.fit)
+    if analysis.cluster is None or not hasattr(model, "yi"):
+        return []
+    study = authors.rows[analysis.cluster].astype(str).tolist()
+    try:
+        fit_r = rma_mv(model.yi, model.vi, study=study, method="REML", level=context.level,
+                       measure=model.measure, slab=model.slab)
+    except ValueError as error:
+        return [_not_estimable(context, authors, "overall", "3-level RE (REML)", "_three_level",
+                               error)]
+    between, within = fit_r.sigma2
+    note = (f"{fit_r.k} rows in {fit_r.n_studies} studies; σ² between studies {between:.4g}, "
+            f"within studies {within:.4g}; the authors' model treats the rows as independent")
+    return [_rerun(context, authors, "overall", authors.fit, fit_r, "_three_level", 1.0, note)]
+
+
+def _not_estimable(context: Context, authors: Fitted, name: str, label: str, suffix: str,
+                   error: Exception) -> tuple[dict[str, Any], dict[str, Any]]:
+    record = dict(zip(COLUMNS, (authors.analysis.id, name, label, None, None, None, None, None,
+                                None, None, None)))
+    row = context.results.row(
+        analysis_id=authors.analysis.id + suffix, outcome=authors.analysis.title,
+        subgroup="" if name == "overall" else name,
+        analysis=f"{authors.analysis.title}: re-run with {label}", verdict="new",
+        note=f"not estimable: {str(error)[:160]}")
+    return record, row
 
 
 def bias_rows(context: Context, fitted: dict[str, Fitted]
@@ -163,7 +266,7 @@ def bias_rows(context: Context, fitted: dict[str, Fitted]
 
 
 def _loo_rows(context: Context, authors: Fitted, robust: Fitted,
-              null: float | None) -> list[dict[str, Any]]:
+              null: float | None, scale: float = 1.0) -> list[dict[str, Any]]:
     """Leave-one-out of the overall fit under the authors' and the robust model."""
     rows = []
     for label, fitted in (("authors", authors), ("robust", robust)):
@@ -171,8 +274,8 @@ def _loo_rows(context: Context, authors: Fitted, robust: Fitted,
         if model.k < 3:
             continue
         loo, flips = _loo_flips(fitted.fit, null)
-        estimates = np.exp(loo["estimate"]) if model.measure in ("OR", "RR", "HR") \
-            else loo["estimate"]
+        estimates = scale * np.array([back_transform(model.measure, value, model.ni)
+                                      for value in loo["estimate"]])
         note = (f"estimates range {estimates.min():.2f} to {estimates.max():.2f}; "
                 + (f"{FLIP_MARKER} without: {', '.join(flips)}" if flips
                    else "significance never changes" if null is not None
