@@ -5,10 +5,12 @@ A kind is a function ``(context, analysis) -> Fitted`` registered with :func:`ki
 (:mod:`metakit.workbook.runner`) looks it up by ``analysis.kind``. The core kinds:
 
 - ``pool``: a meta-analysis of data rows (effect sizes from printed CIs, 2×2 counts, means and
-  SDs, events of n, or printed summaries), with the authors' model (an ``rma`` method, ``MH``, or
-  ``rule``: the paper's stated rule picks fixed or random from the fit), subgroups, and the
-  published rows it answers (overall, per subgroup, test of subgroup differences);
-- ``count``: a count of data rows (or a sum of a column) against a printed count.
+  SDs, paired means, events of n, or printed summaries), with the authors' model (an ``rma``
+  method, ``MH``, or ``rule``: the paper's stated rule picks fixed or random from the fit),
+  subgroups, moderators (a meta-regression), small-study tests, and the published rows it
+  answers (overall, per subgroup, test of subgroup differences);
+- ``count``: a count of data rows (or a sum of a column) against a printed count;
+- ``proportion``: events of n in one data row, with a Wilson interval (a new row).
 
 Kinds that serve one family of papers live in their own modules and register themselves the same
 way.
@@ -123,7 +125,7 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     where = f"{context.name}/analyses.yaml, {analysis.id}"
     if effect is None or analysis.data is None:
         raise DossierError(f"{where}: a pooled analysis needs 'data' and 'effect'")
-    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
+    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude, analysis.join)
     if rows.empty:
         raise DossierError(f"{where}: no row of {analysis.data}.csv matches {analysis.where}")
     arguments = {}
@@ -136,7 +138,8 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     return rows, arguments
 
 
-def _labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+def study_labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+    """The study labels of an analysis's rows (its ``label`` column)."""
     if analysis.label not in rows.columns:
         raise DossierError(f"analyses.yaml, {analysis.id}: no label column {analysis.label!r}")
     return rows[analysis.label].astype(str).tolist()
@@ -152,7 +155,7 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
         keep = selected.index.isin(rows.index)
         selected = selected[keep]
         arguments = {k: v[keep] for k, v in arguments.items()}
-    labels = _labels(selected, analysis)
+    labels = study_labels(selected, analysis)
     level = context.level
     method = method or spec.method
     test = test or spec.test
@@ -178,14 +181,57 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
     options = {k: v for k, v in (("add", effect.add), ("to", effect.to),
                                  ("drop00", effect.drop00)) if v is not None}
     es = escalc(effect.measure, **arguments, **options, **_level(effect.source, level))
+    if effect.paired:
+        es["vi"] = _paired_variance(context, analysis, arguments)
     method = _rule_pick(context, method, lambda m: rma(es["yi"], es["vi"], method=m, level=level))
     fit = rma(es["yi"], es["vi"], method=method, test=test, level=level, measure=effect.measure,
-              slab=labels)
+              slab=labels, mods=_moderators(context, analysis, selected))
     sub = None
     if groups is not None:
         sub = subgroup(es["yi"], es["vi"], groups, method=method, test=test, level=level,
                        measure=effect.measure, slab=labels)
     return Fitted(analysis, selected, fit, sub)
+
+
+def _paired_variance(context: Context, analysis: Analysis,
+                     arguments: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Sampling variance of a mean change from before and after means of the same ``n``
+    patients, ``(sd1² + sd2² − 2 r sd1 sd2) / n``, with the within-patient correlation ``r`` of
+    ``options.assumed_correlation`` (metafor's measure ``"MC"``).
+
+    References
+    ----------
+    Morris, S. B., & DeShon, R. P. (2002). Combining effect size estimates in meta-analysis with
+    repeated measures and independent-groups designs. Psychological Methods, 7(1), 105-125.
+    """
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    r = context.dossier.meta.options.assumed_correlation
+    if r is None:
+        raise DossierError(f"{where}: effect.paired needs options.assumed_correlation "
+                           f"(review.yaml, or the notebook's options)")
+    n1, n2 = arguments.get("n1i"), arguments.get("n2i")
+    if analysis.effect is None or analysis.effect.source != "means" or n1 is None \
+            or n2 is None or not np.array_equal(n1, n2):
+        raise DossierError(f"{where}: effect.paired needs means of the same patients "
+                           f"(source: means, n1i equal to n2i)")
+    sd1, sd2 = arguments["sd1i"], arguments["sd2i"]
+    return (sd1 ** 2 + sd2 ** 2 - 2 * r * sd1 * sd2) / n1
+
+
+def _moderators(context: Context, analysis: Analysis, rows: pd.DataFrame) -> pd.DataFrame | None:
+    """The moderator columns of a meta-regression (``None`` without moderators)."""
+    if not analysis.moderators:
+        return None
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    columns = {}
+    for moderator in analysis.moderators:
+        values = _numbers(rows, moderator.column, where)
+        if moderator.transform != "none" and (values <= 0).any():
+            raise DossierError(f"{where}: moderator {moderator.column!r} must be positive for "
+                               f"its {moderator.transform} transform")
+        log = {"log": np.log, "log10": np.log10}.get(moderator.transform)
+        columns[moderator.name] = log(values) if log else values
+    return pd.DataFrame(columns)
 
 
 def _level(source: str, level: float) -> dict[str, float]:
@@ -260,6 +306,8 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
     """The results row of an analysis the paper did not report."""
     analysis = fitted.analysis
     measure = analysis.effect.measure if analysis.effect else None
+    if measure in PROPORTION_MEASURES:
+        measure = "proportion (%)" if scale == 100 else "proportion"
     return context.results.row(
         analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
         measure=measure, subgroup=subgroup_name, analysis=analysis.title, verdict="new",
@@ -268,19 +316,121 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
 
 @kind("pool")
 def pool(context: Context, analysis: Analysis) -> Fitted:
-    """A meta-analysis of data rows (see the module docstring)."""
+    """A meta-analysis of data rows (see the module docstring).
+
+    A new analysis (one that answers no published row) gives the row ``<id>`` and, with
+    subgroups, ``<id>_<subgroup>``; with moderators, one row per coefficient (``<id>``, or
+    ``<id>_<moderator>`` when there are several) and a bubble plot as its figure; with
+    ``bias: true``, ``<id>_egger`` and ``<id>_trimfill``. Option ``rows``: which of a new
+    analysis's rows to give, of ``overall``, ``groups`` (the subgroups) and ``between`` (the
+    test of subgroup differences, ``<id>_between``); default ``[overall, groups]``. Leave out
+    ``overall`` when the subgroups share patients (time points of the same studies).
+    """
     fitted = fit_analysis(context, analysis)
     if analysis.answers:
         answer_rows(context, fitted)
+    elif analysis.moderators:
+        fitted.results += _regression_rows(context, fitted)
     else:
         scale = 100.0 if _is_share(analysis) and context.dossier.meta.options.percent else 1.0
-        fitted.results.append(new_row(context, fitted, fitted.fit, note=analysis.note,
-                                      scale=scale))
-        if fitted.groups is not None:
+        shown = analysis.options.get("rows", ["overall", "groups"])
+        if "overall" in shown:
+            fitted.results.append(new_row(context, fitted, fitted.fit,
+                                          note=_new_note(context, analysis), scale=scale))
+        if fitted.groups is not None and "groups" in shown:
             for level_name, fit in fitted.groups.groups.items():
                 fitted.results.append(new_row(context, fitted, fit, suffix=f"_{slug(level_name)}",
                                               subgroup_name=level_name, scale=scale))
+        if fitted.groups is not None and "between" in shown:
+            fitted.results.append(_between_row(context, fitted))
+    if analysis.bias:
+        fitted.results += _bias_rows(context, fitted)
     return fitted
+
+
+def _new_note(context: Context, analysis: Analysis) -> str:
+    """The note of a new analysis's overall row, with the correlation a paired one assumes."""
+    if analysis.effect is None or not analysis.effect.paired:
+        return analysis.note
+    assumed = (f"paired variance with an assumed within-patient correlation r = "
+               f"{context.dossier.meta.options.assumed_correlation:g} (an assumption)")
+    return "; ".join(p for p in (analysis.note, assumed) if p)
+
+
+def _between_row(context: Context, fitted: Fitted) -> dict[str, Any]:
+    """The test of subgroup differences of a new analysis (Q between subgroup summaries)."""
+    analysis, sub = fitted.analysis, fitted.groups
+    return context.results.row(
+        analysis_id=f"{analysis.id}_between", outcome=analysis.options.get("outcome",
+                                                                           analysis.title),
+        measure="Chi² between subgroups", subgroup=" vs ".join(sub.groups),
+        analysis=f"{analysis.title}: test of subgroup differences", k=len(fitted.rows),
+        estimate=sub.q_between, q=sub.q_between, q_df=sub.q_between_df,
+        q_pval=sub.q_between_pval, p_value=sub.q_between_pval, verdict="new",
+        note=analysis.note)
+
+
+def _regression_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
+    """One row per moderator coefficient of a meta-regression (model scale); its bubble plot
+    becomes the analysis's figure."""
+    from metakit.engine.effect_sizes import LOG_MEASURES
+
+    analysis, fit = fitted.analysis, fitted.fit
+    measure = analysis.effect.measure if analysis.effect else ""
+    names = list(fit.mod_names[1:])
+    r2 = f"R² = {fit.r2:.0f}%" if np.isfinite(fit.r2) else ""
+    rows = []
+    for i, name in enumerate(names, start=1):
+        rows.append(context.results.row(
+            analysis_id=analysis.id + ("" if len(names) == 1 else f"_{slug(name)}"),
+            outcome=analysis.options.get("outcome", analysis.title),
+            measure=f"{'log ' * (measure in LOG_MEASURES)}{measure} per {name}",
+            analysis=analysis.title, model=fit.model_label, k=fit.k,
+            estimate=float(fit.beta[i]), ci_low=float(fit.ci_low[i]),
+            ci_high=float(fit.ci_high[i]), p_value=float(fit.pval[i]), tau2=fit.tau2,
+            i2=fit.i2, q=fit.q, q_df=fit.q_df, q_pval=fit.q_pval, verdict="new",
+            note="; ".join(p for p in (r2, analysis.note) if p)))
+
+    def figure() -> Any:
+        from metakit.plots import bubble
+
+        shown = analysis.figure   # its xlabel names the effect axis, the bubble plot's y
+        return bubble(fit, labels=True, xlabel=names[0],
+                      title=shown.title if shown and shown.title else analysis.title,
+                      ylabel=shown.xlabel if shown else None)
+
+    fitted.figure = figure
+    return rows
+
+
+def _bias_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
+    """Egger's regression test and trim-and-fill (L0) of the authors' fit.
+
+    References
+    ----------
+    Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis
+    detected by a simple, graphical test. BMJ, 315, 629-634.
+    Duval, S., & Tweedie, R. (2000). Trim and fill: a simple funnel-plot-based method of testing
+    and adjusting for publication bias in meta-analysis. Biometrics, 56(2), 455-463.
+    """
+    from metakit.engine.bias import regtest, trimfill
+
+    analysis, fit = fitted.analysis, _fit_of(fitted, fitted.fit)
+    outcome = analysis.options.get("outcome", analysis.title)
+    egger, filled = regtest(fit), trimfill(fit)
+    return [
+        context.results.row(
+            analysis_id=f"{analysis.id}_egger", outcome=outcome, measure="Egger t",
+            analysis=f"{analysis.title}: Egger's regression test", k=fit.k,
+            estimate=egger.stat, p_value=egger.pval, verdict="new",
+            note=f"t = {egger.stat:.2f} on {egger.df} df"),
+        context.results.row(
+            analysis_id=f"{analysis.id}_trimfill", outcome=outcome,
+            measure=analysis.effect.measure if analysis.effect else None,
+            analysis=f"{analysis.title}: trim-and-fill (L0)", verdict="new",
+            note=f"{filled.k0} {'study' if filled.k0 == 1 else 'studies'} filled on the "
+                 f"{filled.side}", **fit_summary(filled.result)),
+    ]
 
 
 def _is_share(analysis: Analysis) -> bool:
@@ -311,3 +461,30 @@ def count(context: Context, analysis: Analysis) -> Fitted:
             context.published_row(pid), analysis=analysis.title, estimate=value,
             k=len(rows), note=analysis.remarks.get(pid, "")))
     return fitted
+
+
+@kind("proportion")
+def proportion(context: Context, analysis: Analysis) -> Fitted:
+    """Events of n in the one data row that ``where`` selects (``effect.columns`` map ``xi``
+    and ``ni``), with a Wilson interval: a new row, in percent when ``options.percent``.
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+    Journal of the American Statistical Association, 22(158), 209-212.
+    """
+    from metakit.engine.cohort import proportion as wilson
+
+    rows, arguments = effect_columns(context, analysis)
+    if len(rows) != 1:
+        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: 'proportion' needs "
+                           f"exactly one data row, {analysis.where} selects {len(rows)}")
+    interval = wilson(int(arguments["xi"][0]), int(arguments["ni"][0]), level=context.level)
+    scale = 100.0 if context.dossier.meta.options.percent else 1.0
+    row = context.results.row(
+        analysis_id=analysis.id, outcome=analysis.options.get("outcome", analysis.title),
+        measure="proportion (%)" if scale == 100 else "proportion", analysis=analysis.title,
+        model="Wilson interval", k=1, estimate=scale * interval.estimate,
+        ci_low=scale * interval.low, ci_high=scale * interval.high, verdict="new",
+        note=analysis.note)
+    return Fitted(analysis, rows, results=[row])
