@@ -13,7 +13,7 @@ from conftest import REPO
 from metakit.publish.build import discover_reviews
 
 REVIEWS = discover_reviews(REPO)
-NOT_YET_DOSSIERS = {"iua", "nonunion"}
+NOT_YET_DOSSIERS = {"nonunion"}
 """Reviews whose notebooks still hold their analyses as code (converted one by one)."""
 
 
