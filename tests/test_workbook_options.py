@@ -212,3 +212,15 @@ def test_prisma_lists_the_records_per_database(iua):
     texts = " ".join(t.get_text() for t in figure.findobj(Text))
     assert "MEDLINE Ovid (2025-01-23) (n = 308)" in texts
     assert "participants in the included studies 233" in figure.alt
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("    options: {rows: [total]}\n", r"options.rows must list some of overall, groups, between"),
+    ("    moderators: [{column: ablat}]\n    robustness: true\n",
+     r"a meta-regression \(moderators\) has no answers, subgroups, robustness or bias rows"),
+])
+def test_options_a_pool_cannot_honour_are_refused(dossier, extra, message):
+    _append(dossier, "  - id: other\n    title: other\n    data: studies\n"
+                     "    effect: {measure: RR, source: counts}\n" + extra)
+    with pytest.raises(DossierError, match=message):
+        run(dossier)

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 PROPORTION_MEASURES = frozenset({"PFT", "PLO", "PR", "PAS"})
+NEW_ROWS = ("overall", "groups", "between")
+"""The rows a new pooled analysis can give (its ``options.rows``)."""
 _ARGUMENTS = {
     "ci": ("estimate", "ci_low", "ci_high"),
     "counts": ("ai", "bi", "ci", "di", "n1i", "n2i"),
@@ -326,6 +328,15 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
     test of subgroup differences, ``<id>_between``); default ``[overall, groups]``. Leave out
     ``overall`` when the subgroups share patients (time points of the same studies).
     """
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    if analysis.moderators and (analysis.answers or analysis.subgroups or analysis.robustness
+                                or analysis.bias):
+        raise DossierError(f"{where}: a meta-regression (moderators) has no answers, subgroups, "
+                           f"robustness or bias rows here")
+    shown = analysis.options.get("rows", ["overall", "groups"])
+    if not isinstance(shown, list) or set(shown) - set(NEW_ROWS):
+        raise DossierError(f"{where}: options.rows must list some of {', '.join(NEW_ROWS)}, got "
+                           f"{shown!r}")
     fitted = fit_analysis(context, analysis)
     if analysis.answers:
         answer_rows(context, fitted)
@@ -333,7 +344,6 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
         fitted.results += _regression_rows(context, fitted)
     else:
         scale = 100.0 if _is_share(analysis) and context.dossier.meta.options.percent else 1.0
-        shown = analysis.options.get("rows", ["overall", "groups"])
         if "overall" in shown:
             fitted.results.append(new_row(context, fitted, fitted.fit,
                                           note=_new_note(context, analysis), scale=scale))

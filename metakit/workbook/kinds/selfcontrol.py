@@ -143,15 +143,16 @@ def selfcontrol_rr(events: ArrayLike, n: ArrayLike, *, add: float = 0.5, drop00:
                           dropped=tuple(str(s) for s in labels if str(s) not in fit.slab))
 
 
-def _random(context: Context, analysis: Analysis, fit: Any) -> bool:
-    """Whether the analysis's model is RevMan's "M-H, Random"."""
+def _random(context: Context, analysis: Analysis, fixed: SelfControlFit) -> bool:
+    """Whether the analysis's model is RevMan's "M-H, Random" (with ``rule``: whether the stated
+    rule picks random effects from the fixed-effect fit)."""
     method = analysis.model.method
     if method == "rule":
         rule = context.dossier.meta.model_rule
         if rule is None:
             raise DossierError(f"{context.name}: model 'rule' needs a stated model rule in "
                                f"review.yaml (rules.model)")
-        return audit.rule_choice(rule, i2=fit(False).i2, q_pval=fit(False).q_pval) == "random"
+        return audit.rule_choice(rule, i2=fixed.i2, q_pval=fixed.q_pval) == "random"
     if method not in ("MH", "EE", "DL"):
         raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: a self-controlled "
                            f"risk ratio is pooled with MH, DL or rule, not {method!r}")
@@ -189,9 +190,9 @@ def selfcontrol(context: Context, analysis: Analysis) -> Fitted:
     options = {"add": 0.5 if effect.add is None else effect.add,
                "drop00": True if effect.drop00 is None else effect.drop00,
                "level": context.level, "slab": labels}
-    fit = selfcontrol_rr(events, sizes, random=_random(
-        context, analysis, lambda random: selfcontrol_rr(events, sizes, random=random,
-                                                         **options)), **options)
+    fit = selfcontrol_rr(events, sizes, **options)
+    if _random(context, analysis, fit):
+        fit = selfcontrol_rr(events, sizes, random=True, **options)
     kept = rows[[label not in fit.dropped for label in labels]].assign(
         self_control_events=0, self_control_n=lambda f: f[effect.columns.get("n1i", "n1i")])
     fitted = Fitted(analysis, kept, fit, table=_sweep(
