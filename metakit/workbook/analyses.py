@@ -364,7 +364,7 @@ def _new_note(context: Context, analysis: Analysis) -> str:
         return analysis.note
     assumed = (f"paired variance with an assumed within-patient correlation r = "
                f"{context.dossier.meta.options.assumed_correlation:g} (an assumption)")
-    return "; ".join(p for p in (analysis.note, assumed) if p)
+    return join_notes((analysis.note, assumed))
 
 
 def _between_row(context: Context, fitted: Fitted) -> dict[str, Any]:
@@ -399,7 +399,7 @@ def _regression_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
             estimate=float(fit.beta[i]), ci_low=float(fit.ci_low[i]),
             ci_high=float(fit.ci_high[i]), p_value=float(fit.pval[i]), tau2=fit.tau2,
             i2=fit.i2, q=fit.q, q_df=fit.q_df, q_pval=fit.q_pval, verdict="new",
-            note="; ".join(p for p in (r2, analysis.note) if p)))
+            note=join_notes((r2, analysis.note))))
 
     def figure() -> Any:
         from metakit.plots import bubble

@@ -58,6 +58,7 @@ from metakit.workbook.analyses import (Fitted, answer_rows, effect_columns, kind
                                        study_labels)
 from metakit.workbook.crosschecks import check, whole_number
 from metakit.workbook.dossier import Analysis, DossierError
+from metakit.workbook.results import join_notes
 
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
@@ -202,10 +203,10 @@ def selfcontrol(context: Context, analysis: Analysis) -> Fitted:
     if analysis.answers:
         answer_rows(context, fitted)
         for row in fitted.results:
-            row["note"] = "; ".join(p for p in (row["note"], dropped) if p)
+            row["note"] = join_notes((row["note"], dropped))
     else:
-        fitted.results.append(new_row(context, fitted, fit, note="; ".join(
-            p for p in (analysis.note, dropped) if p)))
+        fitted.results.append(new_row(context, fitted, fit,
+                                      note=join_notes((analysis.note, dropped))))
     return fitted
 
 
