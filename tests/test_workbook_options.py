@@ -1,12 +1,11 @@
 """Dossier options beyond the BCG basics: joined tables, paired means, moderators, small-study
-tests, which rows a new analysis gives, single proportions, rules in checks.yaml, PRISMA sources.
+tests, which rows a new analysis gives, rules in checks.yaml, PRISMA sources.
 Re-derived values are held against metafor (tests/fixtures/make_iua_fixtures.R, run on the iua
 dossier's own rows)."""
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -147,24 +146,11 @@ def test_small_study_tests_agree_with_metafor(rows, iua):
     assert "1 studies imputed by trim-and-fill" in iua.funnel("emt_recovered").alt
 
 
-def test_rows_option_gives_only_the_test_of_subgroup_differences(rows, iua):
-    expected = [i for i in rows.index if i.startswith("emt_subdiff_source")]
-    assert expected == ["emt_subdiff_source_between"]
-    row = rows.loc["emt_subdiff_source_between"]
-    sub = iua.fit("emt_subdiff_source").groups
-    assert row["estimate"] == row["q"] == sub.q_between and row["q_df"] == 3
-    assert row["p_value"] == pytest.approx(sub.q_between_pval)
+def test_rows_option_leaves_out_the_overall_row_of_shared_patients(rows):
     assert "emt_recovered_fu" not in set(rows.index)        # rows: [groups]
-    assert "emt_recovered_fu_9_months" in set(rows.index)
-
-
-def test_a_single_proportion_has_a_wilson_interval(rows):
-    row = rows.loc["safety_zhu_abdominal_pain"]
-    x, n, z = 9, 74, 1.959963984540054
-    centre, half = (x + z * z / 2) / (n + z * z), z * math.sqrt(x * (n - x) / n + z * z / 4) \
-        / (n + z * z)
-    close(_triple(row), [100 * x / n, 100 * (centre - half), 100 * (centre + half)])
-    assert row["measure"] == "proportion (%)" and row["verdict"] == "new"
+    assert {"emt_recovered_fu_3_months", "emt_recovered_fu_9_months"} <= set(rows.index)
+    assert "emt_recovered_sub_source" not in set(rows.index)
+    assert "emt_recovered_sub_source_bone_marrow" in set(rows.index)
 
 
 def test_a_pooled_share_is_in_percent_and_metafors(rows):
@@ -215,7 +201,7 @@ def test_prisma_lists_the_records_per_database(iua):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ("    options: {rows: [total]}\n", r"options.rows must list some of overall, groups, between"),
+    ("    options: {rows: [between]}\n", r"options.rows must list some of overall, groups, got"),
     ("    moderators: [{column: ablat}]\n    robustness: true\n",
      r"a meta-regression \(moderators\) has no answers, subgroups, robustness or bias rows"),
 ])

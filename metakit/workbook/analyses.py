@@ -9,8 +9,7 @@ A kind is a function ``(context, analysis) -> Fitted`` registered with :func:`ki
   method, ``MH``, or ``rule``: the paper's stated rule picks fixed or random from the fit),
   subgroups, moderators (a meta-regression), small-study tests, and the published rows it
   answers (overall, per subgroup, test of subgroup differences);
-- ``count``: a count of data rows (or a sum of a column) against a printed count;
-- ``proportion``: events of n in one data row, with a Wilson interval (a new row).
+- ``count``: a count of data rows (or a sum of a column) against a printed count.
 
 Kinds that serve one family of papers live in their own modules and register themselves the same
 way.
@@ -40,7 +39,7 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 PROPORTION_MEASURES = frozenset({"PFT", "PLO", "PR", "PAS"})
-NEW_ROWS = ("overall", "groups", "between")
+NEW_ROWS = ("overall", "groups")
 """The rows a new pooled analysis can give (its ``options.rows``)."""
 _ARGUMENTS = {
     "ci": ("estimate", "ci_low", "ci_high"),
@@ -324,9 +323,9 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
     subgroups, ``<id>_<subgroup>``; with moderators, one row per coefficient (``<id>``, or
     ``<id>_<moderator>`` when there are several) and a bubble plot as its figure; with
     ``bias: true``, ``<id>_egger`` and ``<id>_trimfill``. Option ``rows``: which of a new
-    analysis's rows to give, of ``overall``, ``groups`` (the subgroups) and ``between`` (the
-    test of subgroup differences, ``<id>_between``); default ``[overall, groups]``. Leave out
-    ``overall`` when the subgroups share patients (time points of the same studies).
+    analysis's rows to give, of ``overall`` and ``groups`` (the subgroups); default both. Leave
+    out ``overall`` when the subgroups share patients (time points of the same studies), or
+    both when only the small-study tests are wanted.
     """
     where = f"{context.name}/analyses.yaml, {analysis.id}"
     if analysis.moderators and (analysis.answers or analysis.subgroups or analysis.robustness
@@ -351,8 +350,6 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
             for level_name, fit in fitted.groups.groups.items():
                 fitted.results.append(new_row(context, fitted, fit, suffix=f"_{slug(level_name)}",
                                               subgroup_name=level_name, scale=scale))
-        if fitted.groups is not None and "between" in shown:
-            fitted.results.append(_between_row(context, fitted))
     if analysis.bias:
         fitted.results += _bias_rows(context, fitted)
     return fitted
@@ -365,19 +362,6 @@ def _new_note(context: Context, analysis: Analysis) -> str:
     assumed = (f"paired variance with an assumed within-patient correlation r = "
                f"{context.dossier.meta.options.assumed_correlation:g} (an assumption)")
     return join_notes((analysis.note, assumed))
-
-
-def _between_row(context: Context, fitted: Fitted) -> dict[str, Any]:
-    """The test of subgroup differences of a new analysis (Q between subgroup summaries)."""
-    analysis, sub = fitted.analysis, fitted.groups
-    return context.results.row(
-        analysis_id=f"{analysis.id}_between", outcome=analysis.options.get("outcome",
-                                                                           analysis.title),
-        measure="Chi² between subgroups", subgroup=" vs ".join(sub.groups),
-        analysis=f"{analysis.title}: test of subgroup differences", k=len(fitted.rows),
-        estimate=sub.q_between, q=sub.q_between, q_df=sub.q_between_df,
-        q_pval=sub.q_between_pval, p_value=sub.q_between_pval, verdict="new",
-        note=analysis.note)
 
 
 def _regression_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
@@ -472,29 +456,3 @@ def count(context: Context, analysis: Analysis) -> Fitted:
             k=len(rows), note=analysis.remarks.get(pid, "")))
     return fitted
 
-
-@kind("proportion")
-def proportion(context: Context, analysis: Analysis) -> Fitted:
-    """Events of n in the one data row that ``where`` selects (``effect.columns`` map ``xi``
-    and ``ni``), with a Wilson interval: a new row, in percent when ``options.percent``.
-
-    References
-    ----------
-    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
-    Journal of the American Statistical Association, 22(158), 209-212.
-    """
-    from metakit.engine.cohort import proportion as wilson
-
-    rows, arguments = effect_columns(context, analysis)
-    if len(rows) != 1:
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: 'proportion' needs "
-                           f"exactly one data row, {analysis.where} selects {len(rows)}")
-    interval = wilson(int(arguments["xi"][0]), int(arguments["ni"][0]), level=context.level)
-    scale = 100.0 if context.dossier.meta.options.percent else 1.0
-    row = context.results.row(
-        analysis_id=analysis.id, outcome=analysis.options.get("outcome", analysis.title),
-        measure="proportion (%)" if scale == 100 else "proportion", analysis=analysis.title,
-        model="Wilson interval", k=1, estimate=scale * interval.estimate,
-        ci_low=scale * interval.low, ci_high=scale * interval.high, verdict="new",
-        note=analysis.note)
-    return Fitted(analysis, rows, results=[row])
