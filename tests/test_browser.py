@@ -182,9 +182,7 @@ def reader_build(repo_build, tmp_path_factory):
 
 PYPLOT = "draws a figure with pyplot (no alt text); plots.* figures carry one"
 REVIEWS = (
-    pytest.param("iua", marks=pytest.mark.xfail(strict=True, reason=(
-        "notebook prints an RMAResult as text ('SE = nan', 'p = 2.34e-05'); displaying the fit "
-        "goes through format.fit_table"))),
+    "iua",
     "por",
     "nonunion",
     "cirrhosis",

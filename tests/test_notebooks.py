@@ -13,13 +13,6 @@ from conftest import REPO
 from metakit.publish.build import discover_reviews
 
 REVIEWS = discover_reviews(REPO)
-NOT_YET_DOSSIERS = {"iua"}
-"""Reviews whose notebooks still hold their analyses as code (converted one by one)."""
-
-
-def _each(review: str) -> object:
-    mark = pytest.mark.xfail(strict=True, reason="notebook not yet rewritten as a dossier")
-    return pytest.param(review, marks=mark) if review in NOT_YET_DOSSIERS else review
 NUMERIC = ("estimate", "ci_low", "ci_high", "p_value", "z", "i2", "q", "q_df", "q_pval", "tau2",
            "k", "n")
 MAX_CODE_LINES = 700
@@ -56,13 +49,12 @@ def _literals(source: str) -> list[float]:
             and not isinstance(node.value, bool)]
 
 
-@pytest.mark.xfail(bool(NOT_YET_DOSSIERS), strict=True, reason="notebooks being rewritten")
 def test_the_notebooks_hold_at_most_700_code_lines_in_all():
     total = sum(len(_lines(source)) for review in REVIEWS for source in _code(review))
     assert total <= MAX_CODE_LINES, total
 
 
-@pytest.mark.parametrize("review", [_each(r) for r in REVIEWS])
+@pytest.mark.parametrize("review", REVIEWS)
 def test_no_code_cell_types_a_number_the_paper_prints(review):
     printed = _printed_numbers(review)
     typed = [(i, x) for i, source in enumerate(_code(review)) for x in _literals(source)
@@ -70,7 +62,7 @@ def test_no_code_cell_types_a_number_the_paper_prints(review):
     assert not typed, f"{review}: code cells type printed numbers (cell, value): {typed}"
 
 
-@pytest.mark.parametrize("review", [_each(r) for r in REVIEWS])
+@pytest.mark.parametrize("review", REVIEWS)
 def test_no_notebook_function_is_longer_than_ten_lines(review):
     for source in _code(review):
         tree = ast.parse("\n".join(line for line in source.splitlines()

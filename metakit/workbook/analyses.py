@@ -5,9 +5,10 @@ A kind is a function ``(context, analysis) -> Fitted`` registered with :func:`ki
 (:mod:`metakit.workbook.runner`) looks it up by ``analysis.kind``. The core kinds:
 
 - ``pool``: a meta-analysis of data rows (effect sizes from printed CIs, 2×2 counts, means and
-  SDs, events of n, or printed summaries), with the authors' model (an ``rma`` method, ``MH``, or
-  ``rule``: the paper's stated rule picks fixed or random from the fit), subgroups, and the
-  published rows it answers (overall, per subgroup, test of subgroup differences);
+  SDs, paired means, events of n, or printed summaries), with the authors' model (an ``rma``
+  method, ``MH``, or ``rule``: the paper's stated rule picks fixed or random from the fit),
+  subgroups, moderators (a meta-regression), small-study tests, and the published rows it
+  answers (overall, per subgroup, test of subgroup differences);
 - ``count``: a count of data rows (or a sum of a column) against a printed count.
 
 Kinds that serve one family of papers live in their own modules and register themselves the same
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 PROPORTION_MEASURES = frozenset({"PFT", "PLO", "PR", "PAS"})
+NEW_ROWS = ("overall", "groups")
+"""The rows a new pooled analysis can give (its ``options.rows``)."""
 _ARGUMENTS = {
     "ci": ("estimate", "ci_low", "ci_high"),
     "counts": ("ai", "bi", "ci", "di", "n1i", "n2i"),
@@ -123,8 +126,7 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     where = f"{context.name}/analyses.yaml, {analysis.id}"
     if effect is None or analysis.data is None:
         raise DossierError(f"{where}: a pooled analysis needs 'data' and 'effect'")
-    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude,
-                                  analysis.join)
+    rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude, analysis.join)
     if rows.empty:
         raise DossierError(f"{where}: no row of {analysis.data}.csv matches {analysis.where}")
     arguments = {}
@@ -137,7 +139,8 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     return rows, arguments
 
 
-def _labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+def study_labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+    """The study labels of an analysis's rows (its ``label`` column)."""
     if analysis.label not in rows.columns:
         raise DossierError(f"analyses.yaml, {analysis.id}: no label column {analysis.label!r}")
     return rows[analysis.label].astype(str).tolist()
@@ -153,7 +156,7 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
         keep = selected.index.isin(rows.index)
         selected = selected[keep]
         arguments = {k: v[keep] for k, v in arguments.items()}
-    labels = _labels(selected, analysis)
+    labels = study_labels(selected, analysis)
     level = context.level
     method = method or spec.method
     test = test or spec.test
@@ -179,14 +182,57 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
     options = {k: v for k, v in (("add", effect.add), ("to", effect.to),
                                  ("drop00", effect.drop00)) if v is not None}
     es = escalc(effect.measure, **arguments, **options, **_level(effect.source, level))
+    if effect.paired:
+        es["vi"] = _paired_variance(context, analysis, arguments)
     method = _rule_pick(context, method, lambda m: rma(es["yi"], es["vi"], method=m, level=level))
     fit = rma(es["yi"], es["vi"], method=method, test=test, level=level, measure=effect.measure,
-              slab=labels)
+              slab=labels, mods=_moderators(context, analysis, selected))
     sub = None
     if groups is not None:
         sub = subgroup(es["yi"], es["vi"], groups, method=method, test=test, level=level,
                        measure=effect.measure, slab=labels)
     return Fitted(analysis, selected, fit, sub)
+
+
+def _paired_variance(context: Context, analysis: Analysis,
+                     arguments: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Sampling variance of a mean change from before and after means of the same ``n``
+    patients, ``(sd1² + sd2² − 2 r sd1 sd2) / n``, with the within-patient correlation ``r`` of
+    ``options.assumed_correlation`` (metafor's measure ``"MC"``).
+
+    References
+    ----------
+    Morris, S. B., & DeShon, R. P. (2002). Combining effect size estimates in meta-analysis with
+    repeated measures and independent-groups designs. Psychological Methods, 7(1), 105-125.
+    """
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    r = context.dossier.meta.options.assumed_correlation
+    if r is None:
+        raise DossierError(f"{where}: effect.paired needs options.assumed_correlation "
+                           f"(review.yaml, or the notebook's options)")
+    n1, n2 = arguments.get("n1i"), arguments.get("n2i")
+    if analysis.effect is None or analysis.effect.source != "means" or n1 is None \
+            or n2 is None or not np.array_equal(n1, n2):
+        raise DossierError(f"{where}: effect.paired needs means of the same patients "
+                           f"(source: means, n1i equal to n2i)")
+    sd1, sd2 = arguments["sd1i"], arguments["sd2i"]
+    return (sd1 ** 2 + sd2 ** 2 - 2 * r * sd1 * sd2) / n1
+
+
+def _moderators(context: Context, analysis: Analysis, rows: pd.DataFrame) -> pd.DataFrame | None:
+    """The moderator columns of a meta-regression (``None`` without moderators)."""
+    if not analysis.moderators:
+        return None
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    columns = {}
+    for moderator in analysis.moderators:
+        values = _numbers(rows, moderator.column, where)
+        if moderator.transform != "none" and (values <= 0).any():
+            raise DossierError(f"{where}: moderator {moderator.column!r} must be positive for "
+                               f"its {moderator.transform} transform")
+        log = {"log": np.log, "log10": np.log10}.get(moderator.transform)
+        columns[moderator.name] = log(values) if log else values
+    return pd.DataFrame(columns)
 
 
 def _level(source: str, level: float) -> dict[str, float]:
@@ -277,6 +323,8 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
     fitted, when that differs from the analysis's own title)."""
     analysis = fitted.analysis
     measure = analysis.effect.measure if analysis.effect else None
+    if measure in PROPORTION_MEASURES:
+        measure = "proportion (%)" if scale == 100 else "proportion"
     return context.results.row(
         analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
         measure=measure, subgroup=subgroup_name, analysis=title or analysis.title,
@@ -285,20 +333,83 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
 
 @kind("pool")
 def pool(context: Context, analysis: Analysis) -> Fitted:
-    """A meta-analysis of data rows (see the module docstring)."""
+    """A meta-analysis of data rows (see the module docstring).
+
+    A new analysis (one that answers no published row) gives the row ``<id>`` and, with
+    subgroups, ``<id>_<subgroup>``; with moderators, one row per coefficient (``<id>``, or
+    ``<id>_<moderator>`` when there are several) and a bubble plot as its figure; with
+    ``bias: true``, ``<id>_egger`` and ``<id>_trimfill``. Option ``rows``: which of a new
+    analysis's rows to give, of ``overall`` and ``groups`` (the subgroups); default both. Leave
+    out ``overall`` when the subgroups share patients (time points of the same studies), or
+    both when only the small-study tests are wanted.
+    """
+    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    if analysis.moderators and (analysis.answers or analysis.subgroups or analysis.robustness
+                                or analysis.bias):
+        raise DossierError(f"{where}: a meta-regression (moderators) has no answers, subgroups, "
+                           f"robustness or bias rows here")
+    shown = analysis.options.get("rows", ["overall", "groups"])
+    if not isinstance(shown, list) or set(shown) - set(NEW_ROWS):
+        raise DossierError(f"{where}: options.rows must list some of {', '.join(NEW_ROWS)}, got "
+                           f"{shown!r}")
     fitted = fit_analysis(context, analysis)
     if analysis.answers:
         answer_rows(context, fitted)
+    elif analysis.moderators:
+        fitted.results += _regression_rows(context, fitted)
     else:
         scale = 100.0 if _is_share(analysis) and context.dossier.meta.options.percent else 1.0
-        fitted.results.append(new_row(context, fitted, fitted.fit, note=analysis.note,
-                                      scale=scale))
-        if fitted.groups is not None:
+        if "overall" in shown:
+            fitted.results.append(new_row(context, fitted, fitted.fit,
+                                          note=_new_note(context, analysis), scale=scale))
+        if fitted.groups is not None and "groups" in shown:
             for level_name, fit in fitted.groups.groups.items():
                 fitted.results.append(new_row(context, fitted, fit, suffix=f"_{slug(level_name)}",
                                               subgroup_name=level_name, scale=scale))
             fitted.results.append(between_row(context, fitted))
     return fitted
+
+
+def _new_note(context: Context, analysis: Analysis) -> str:
+    """The note of a new analysis's overall row, with the correlation a paired one assumes."""
+    if analysis.effect is None or not analysis.effect.paired:
+        return analysis.note
+    assumed = (f"paired variance with an assumed within-patient correlation r = "
+               f"{context.dossier.meta.options.assumed_correlation:g} (an assumption)")
+    return join_notes((analysis.note, assumed))
+
+
+def _regression_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
+    """One row per moderator coefficient of a meta-regression (model scale); its bubble plot
+    becomes the analysis's figure."""
+    from metakit.engine.effect_sizes import LOG_MEASURES
+
+    analysis, fit = fitted.analysis, fitted.fit
+    measure = analysis.effect.measure if analysis.effect else ""
+    names = list(fit.mod_names[1:])
+    r2 = f"R² = {fit.r2:.0f}%" if np.isfinite(fit.r2) else ""
+    rows = []
+    for i, name in enumerate(names, start=1):
+        rows.append(context.results.row(
+            analysis_id=analysis.id + ("" if len(names) == 1 else f"_{slug(name)}"),
+            outcome=analysis.options.get("outcome", analysis.title),
+            measure=f"{'log ' * (measure in LOG_MEASURES)}{measure} per {name}",
+            analysis=analysis.title, model=fit.model_label, k=fit.k,
+            estimate=float(fit.beta[i]), ci_low=float(fit.ci_low[i]),
+            ci_high=float(fit.ci_high[i]), p_value=float(fit.pval[i]), tau2=fit.tau2,
+            i2=fit.i2, q=fit.q, q_df=fit.q_df, q_pval=fit.q_pval, verdict="new",
+            note=join_notes((r2, analysis.note))))
+
+    def figure() -> Any:
+        from metakit.plots import bubble
+
+        shown = analysis.figure   # its xlabel names the effect axis, the bubble plot's y
+        return bubble(fit, labels=True, xlabel=names[0],
+                      title=shown.title if shown and shown.title else analysis.title,
+                      ylabel=shown.xlabel if shown else None)
+
+    fitted.figure = figure
+    return rows
 
 
 def _is_share(analysis: Analysis) -> bool:
@@ -329,3 +440,4 @@ def count(context: Context, analysis: Analysis) -> Fitted:
             context.published_row(pid), analysis=analysis.title, estimate=value,
             k=len(rows), note=analysis.remarks.get(pid, "")))
     return fitted
+

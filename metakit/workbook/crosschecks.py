@@ -6,13 +6,14 @@ with :func:`check`) and its arguments. An argument is
 - printed text, quoted so that its decimals are kept (``"0.50"``; an unquoted ``0.5`` is
   refused, since YAML would drop the printed zero), or a whole number (a count, a df);
 - ``"@<analysis_id>.<column>"``: a cell of ``published.csv`` as printed;
+- ``"@rules.<name>"``: the value of a rule the paper states (``review.yaml``), as text;
 - ``{count: TABLE, where: {...}}``: how many rows of a data table match (a count as text);
 - ``{sum: TABLE.COLUMN, where: {...}}``: the sum of a column (as text);
 - ``{values: TABLE.COLUMN, where: {...}}``: the column's values, as a list of text;
 - ``{min: TABLE.COLUMN}``, ``{max: TABLE.COLUMN}`` (with ``where``): its extremes (as text);
 - ``{harmonic_mean: TABLE.COLUMN, where: {...}}``: a harmonic mean of study sizes (a number);
-- ``join: TABLE`` beside any of these: the table's per-study columns are added first, matched
-  on ``study`` (:meth:`~metakit.workbook.dossier.Dossier.select`);
+- ``join: {TABLE: KEY}`` beside any of these: that table's columns are added first, matched on
+  the key column (:meth:`~metakit.workbook.dossier.Dossier.select`);
 - ``{freeman_tukey: N}``: the Freeman-Tukey scale at harmonic-mean size ``N`` (a number or a
   ``harmonic_mean`` argument);
 - a list of any of these.
@@ -21,6 +22,7 @@ with :func:`check`) and its arguments. An argument is
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,7 +31,8 @@ import pandas as pd
 
 from metakit import audit
 from metakit.audit import Check
-from metakit.workbook.dossier import CheckSpec, Dossier, DossierError
+from metakit.audit._core import make_check
+from metakit.workbook.dossier import RULES, CheckSpec, Dossier, DossierError
 
 CheckFunction = Callable[..., Check]
 CHECKS: dict[str, CheckFunction] = {}
@@ -42,6 +45,40 @@ def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
         CHECKS[name] = function
         return function
     return register
+
+
+def whole_number(name: str, value: Any) -> int:
+    """A count given to a check as printed text or a whole number (``"11"``, ``11``)."""
+    try:
+        number = math.nan if isinstance(value, bool) else float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not number.is_integer() or number < 0:
+        raise ValueError(f"{name}: must be a whole number, got {value!r}")
+    return int(number)
+
+
+@check("min_k")
+def min_k(k: Any, minimum: Any, *, label: str = "") -> Check:
+    """A paper's stated minimum number of studies for an analysis (e.g. "publication bias was
+    assessed only when more than 10 studies were included": ``minimum`` 11) against the number
+    ``k`` the analysis was run on. A ``rule`` check: its failure is a deviation from the paper's
+    own method, not a contradiction between numbers.
+
+    References
+    ----------
+    Sterne, J. A. C., et al. (2011). Recommendations for examining and interpreting funnel plot
+    asymmetry in meta-analyses of randomised controlled trials. BMJ, 343, d4002 (tests for
+    funnel-plot asymmetry only with at least 10 studies).
+    """
+    studies, needed = whole_number("k", k), whole_number("minimum", minimum)
+    ok = studies >= needed
+    return make_check("min_k", {"k": k, "minimum": minimum}, (studies, studies),
+                      "consistent" if ok else "inconsistent",
+                      f"The paper's own rule allows this analysis with at least {needed} "
+                      f"studies; it was run on {studies}"
+                      + (", as allowed." if ok else ", which the rule does not allow."),
+                      label, kind="rule")
 
 
 def _audit_function(name: str, where: str) -> CheckFunction:
@@ -57,13 +94,13 @@ def _audit_function(name: str, where: str) -> CheckFunction:
 
 
 def _column(dossier: Dossier, reference: Any, where: str,
-            join: str | None = None) -> tuple[str, str]:
+            join: Mapping[str, str] | None = None) -> tuple[str, str]:
     if not isinstance(reference, str) or reference.count(".") != 1:
         raise DossierError(f"{where}: expected TABLE.COLUMN, got {reference!r}")
     table, column = reference.split(".")
     columns = set(dossier.table(table).columns)
-    if join is not None:
-        columns |= set(dossier.table(join).columns)
+    for other in join or {}:
+        columns |= set(dossier.table(other).columns)
     if column not in columns:
         raise DossierError(f"{where}: {table}.csv has no column {column!r}")
     return table, column
@@ -83,6 +120,11 @@ def resolve(dossier: Dossier, value: Any, where: str) -> Any:
     if isinstance(value, float):
         raise DossierError(f"{where}: the number {value!r} must be quoted ('{value}') so that "
                            f"its printed decimals are kept")
+    if isinstance(value, str) and value.startswith(f"@{RULES}."):
+        rule = dossier.meta.rules.get(value.split(".", 1)[1])
+        if rule is None:
+            raise DossierError(f"{where}: {value!r} names no rule of review.yaml")
+        return str(rule.value)
     if isinstance(value, str) and value.startswith("@"):
         pid, _, column = value[1:].rpartition(".")
         published = dossier.published

@@ -68,6 +68,10 @@ class Options(_Model):
     pi_dist: Literal["t", "z"] = Field(
         "t", description="reference distribution of prediction intervals implied by printed "
                          "I² (t on k - 2 df, or normal)")
+    assumed_correlation: float | None = Field(
+        None, ge=-1, le=1, description="within-patient correlation of before and after values "
+                                       "assumed by paired analyses (effect.paired): an "
+                                       "assumption, since such papers rarely report one")
 
 
 class ReviewMeta(_Model):
@@ -105,6 +109,9 @@ class Effect(_Model):
     add: float | None = None
     to: str | None = None
     drop00: bool | None = None
+    paired: bool = Field(
+        False, description="means of the same patients twice (before/after, n1i = n2i): the "
+                           "variance of the change uses options.assumed_correlation")
 
 
 class ModelSpec(_Model):
@@ -141,6 +148,21 @@ class Answer(_Model):
         return [*self.overall, *(i for ids in self.groups.values() for i in ids), *self.between]
 
 
+class Moderator(_Model):
+    """A moderator of a meta-regression: a data column, optionally log-transformed."""
+
+    column: str
+    transform: Literal["none", "log", "log10"] = "none"
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The moderator's name in tables and on the bubble plot's axis."""
+        if self.label:
+            return self.label
+        return self.column if self.transform == "none" else f"{self.transform}({self.column})"
+
+
 class Figure(_Model):
     """Forest-plot options of an analysis."""
 
@@ -162,10 +184,13 @@ class Analysis(_Model):
     data: str | None = None
     where: Selector = Field(default_factory=dict)
     exclude: Selector = Field(default_factory=dict)
+    join: dict[str, str] = Field(
+        default_factory=dict, description="data table -> key column: that table's columns "
+                                          "(those the analysis table lacks) joined on the key")
     label: str = "study"
-    join: str | None = Field(None, description="a data table whose columns are added to the "
-                             "rows, matched on the study column (see Dossier.select)")
     subgroups: str | None = None
+    moderators: list[Moderator] = Field(
+        default_factory=list, description="moderators of a meta-regression (pool)")
     effect: Effect | None = None
     model: ModelSpec = Field(default_factory=ModelSpec)
     answers: list[Answer] = Field(default_factory=list)
@@ -252,17 +277,12 @@ class Dossier:
         return self.tables[name]
 
     def select(self, name: str, where: Selector | None = None,
-               exclude: Selector | None = None, join: str | None = None) -> pd.DataFrame:
+               exclude: Selector | None = None,
+               join: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Rows of a data table matching every ``where`` (column -> value or list of values)
-        and no ``exclude`` condition, in file order.
-
-        ``join`` names a table with one row per study (e.g. ``studies``): its columns that the
-        table lacks are added first, matched on the ``study`` column of both, so that rows can
-        be selected and grouped by study attributes (a study missing there gets empty cells).
-        """
-        frame = self.table(name)
-        if join is not None:
-            frame = self._joined(name, frame, join)
+        and no ``exclude`` condition, in file order; ``join`` (table -> key column) first adds
+        the columns of other tables that this one lacks, matched on the key."""
+        frame = self._joined(name, join or {})
         keep = pd.Series(True, index=frame.index)
         for conditions, wanted in ((where or {}, True), (exclude or {}, False)):
             for column, value in conditions.items():
@@ -274,17 +294,21 @@ class Dossier:
                 keep &= hit if wanted else ~hit
         return frame[keep]
 
-    def _joined(self, name: str, frame: pd.DataFrame, join: str) -> pd.DataFrame:
-        other = self.table(join)
-        for table, data in ((name, frame), (join, other)):
-            if "study" not in data.columns:
-                raise DossierError(f"{self.path.name}/{table}.csv: no column 'study' to join on")
-        if other["study"].duplicated().any():
-            twice = other["study"][other["study"].duplicated()].iloc[0]
-            raise DossierError(f"{self.path.name}/{join}.csv: study {twice!r} has two rows, so "
-                               f"it cannot be joined")
-        added = [c for c in other.columns if c not in frame.columns]
-        return frame.join(other.set_index("study")[added], on="study")
+    def _joined(self, name: str, join: Mapping[str, str]) -> pd.DataFrame:
+        frame = self.table(name)
+        for other, key in join.items():
+            right = self.table(other)
+            for table, columns in ((name, frame.columns), (other, right.columns)):
+                if key not in columns:
+                    raise DossierError(f"{self.path.name}/{table}.csv: no column {key!r} to "
+                                       f"join on")
+            if right[key].duplicated().any():
+                raise DossierError(f"{self.path.name}/{other}.csv: column {key!r} repeats "
+                                   f"{right[key][right[key].duplicated()].iloc[0]!r}, so it "
+                                   f"cannot be joined on")
+            added = [c for c in right.columns if c not in frame.columns]
+            frame = frame.join(right.set_index(key)[added], on=key)
+        return frame
 
 
 def _read_yaml(path: Path, *, required: bool) -> Any:
@@ -334,6 +358,8 @@ def _entries(path: Path, key: str, model: type[_Model]) -> tuple[Any, ...]:
 
 
 _REFERENCE = re.compile(r"^@([A-Za-z0-9_.-]+)\.([a-z_0-9]+)$")
+RULES = "rules"
+"""``"@rules.<name>"`` in ``checks.yaml`` is the value of a rule stated in ``review.yaml``."""
 
 
 def _check_references(dossier: Dossier) -> None:
@@ -349,13 +375,17 @@ def _check_references(dossier: Dossier) -> None:
                 raise DossierError(f"{dossier.path.name}/analyses.yaml, {analysis.id}: {pid!r} "
                                    f"is already answered by {answered[pid]}")
             answered[pid] = analysis.id
-        for table in (analysis.data, analysis.join):
-            if table is not None:
-                dossier.table(table)
+        for table in ([analysis.data] if analysis.data is not None else []) + list(analysis.join):
+            dossier.table(table)
     for spec in dossier.checks:
-        named = list(spec.result) + [m.group(1) for value in _flat(spec.args)
-                                     if isinstance(value, str)
-                                     for m in [_REFERENCE.match(value)] if m]
+        references = [m.groups() for value in _flat(spec.args) if isinstance(value, str)
+                      for m in [_REFERENCE.match(value)] if m]
+        for name in (column for pid, column in references if pid == RULES):
+            if name not in dossier.meta.rules:
+                raise DossierError(f"{dossier.path.name}/checks.yaml, {_short(spec.label)}: "
+                                   f"refers to the rule {name!r}, which review.yaml does not "
+                                   f"state")
+        named = list(spec.result) + [pid for pid, _ in references if pid != RULES]
         for pid in named:
             if pid not in ids:
                 raise DossierError(f"{dossier.path.name}/checks.yaml, {_short(spec.label)}: "

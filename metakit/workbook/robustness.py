@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from metakit.engine.bias import regtest
+from metakit.engine.bias import regtest, trimfill
 from metakit.engine.transforms import back_transform
 from metakit.engine.sensitivity import leave1out
 from metakit.workbook.analyses import (
@@ -59,7 +59,7 @@ from metakit.workbook.analyses import (
     new_row,
     slug,
 )
-from metakit.workbook.results import fit_summary
+from metakit.workbook.results import fit_summary, join_notes
 from metakit.workbook.summary import FLIP_MARKER
 
 if TYPE_CHECKING:
@@ -238,30 +238,53 @@ def _not_estimable(context: Context, authors: Fitted, name: str, label: str, suf
 
 def bias_rows(context: Context, fitted: dict[str, Fitted]
               ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Egger's test of every analysis flagged ``bias``: a table and its ``new`` results rows."""
+    """Egger's test (and, except for proportions, trim-and-fill) of every analysis flagged
+    ``bias``: a table and its ``new`` results rows.
+
+    The test runs from three studies; below ten it has very little power, and below the
+    paper's own minimum (``rules.bias_min_k``) the note says the paper would not have run it.
+
+    References
+    ----------
+    Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis
+    detected by a simple, graphical test. BMJ, 315, 629-634.
+    Duval, S., & Tweedie, R. (2000). Trim and fill: a simple funnel-plot-based method of testing
+    and adjusting for publication bias in meta-analysis. Biometrics, 56(2), 455-463.
+    """
     rule = context.dossier.meta.rules.get("bias_min_k")
-    minimum = max(3, int(rule.value)) if rule is not None else 3
     table, rows = [], []
     for analysis_id, authors in fitted.items():
         if not authors.analysis.bias or authors.fit is None:
             continue
         model = _model(authors.fit)
-        if model.k < minimum:
-            note = f"not run: k = {model.k}, fewer than " + (
-                f"the paper's minimum of {minimum}" if rule is not None else "3")
-            table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, None, None, None, note))))
+        if model.k < 3:
+            table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, None, None, None,
+                                                 f"not run: k = {model.k}, fewer than 3"))))
             continue
+        proportion = authors.analysis.effect.measure in PROPORTION_MEASURES
         test = regtest(model)
         note = "; ".join(part for part in (
+            f"k = {model.k}, below the paper's own minimum of {rule.value} for a bias test"
+            if rule is not None and model.k < int(rule.value) else "",
             "k < 10: very low power" if model.k < 10 else "",
             "on the transformed proportions: Egger's test is not designed for proportions"
-            if authors.analysis.effect.measure in PROPORTION_MEASURES else "") if part)
+            if proportion else "") if part)
         table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, test.stat, test.df,
                                              test.pval, note))))
+        outcome = authors.analysis.options.get("outcome", authors.analysis.title)
         rows.append(context.results.row(
-            analysis_id=f"{analysis_id}_egger", outcome=authors.analysis.title, measure="egger",
+            analysis_id=f"{analysis_id}_egger", outcome=outcome, measure="egger",
             analysis="Egger's regression test (weighted, predictor SE; t statistic)", k=model.k,
-            estimate=test.stat, p_value=test.pval, verdict="new", note=note))
+            estimate=test.stat, p_value=test.pval, verdict="new",
+            note=join_notes((f"t = {test.stat:.2f} on {test.df} df", note))))
+        if not proportion:
+            filled = trimfill(model)
+            rows.append(context.results.row(
+                analysis_id=f"{analysis_id}_trimfill", outcome=outcome,
+                measure=authors.analysis.effect.measure,
+                analysis=f"{authors.analysis.title}: trim-and-fill (L0)", verdict="new",
+                note=f"{filled.k0} {'study' if filled.k0 == 1 else 'studies'} filled on the "
+                     f"{filled.side}", **fit_summary(filled.result)))
     return pd.DataFrame(table, columns=list(BIAS_COLUMNS)), rows
 
 

@@ -201,9 +201,12 @@ class Review:
         """Rows per verdict, contradictions firm and conditional apart."""
         return verdict_counts(self.frame())
 
-    def robustness_table(self) -> pd.DataFrame:
-        """Every flagged analysis under modern defaults, beside the authors' model."""
-        return self.robustness
+    def robustness_table(self, analysis_id: str | None = None) -> pd.DataFrame:
+        """Every flagged analysis (or one) under modern defaults, beside the authors' model."""
+        if analysis_id is None:
+            return self.robustness
+        self.fit(analysis_id)
+        return self.robustness[self.robustness["analysis_id"] == analysis_id]
 
     def bias_table(self) -> pd.DataFrame:
         """Egger's test of every analysis flagged ``bias``."""
@@ -237,6 +240,7 @@ class Review:
                                    for head, column in figure.columns.items()}
         if fitted.groups is not None:
             defaults["subgroup_results"] = fitted.groups.groups
+            defaults["groups"] = fitted.rows[fitted.analysis.subgroups].astype(str).tolist()
         if fitted.null is None:  # single-arm means and proportions test no contrast
             defaults["null"] = None
         return forest(fitted.fit, **{**defaults, **options})
@@ -244,7 +248,8 @@ class Review:
     def forests(self) -> Gallery:
         """The forest plot of every pooled analysis, in dossier order."""
         return Gallery([lambda a=a: self.forest(a) for a, f in self.fitted.items()
-                        if f.analysis.kind == "pool" and f.fit is not None])
+                        if f.analysis.kind == "pool" and f.fit is not None
+                        and not f.analysis.moderators])
 
     def table(self, analysis_id: str) -> pd.DataFrame:
         """The table an analysis shows besides its results rows (a sweep, a bound ...)."""
@@ -286,11 +291,17 @@ class Review:
                       title=title or "PRISMA 2020 flow, from the counts the paper prints")
 
     def funnel(self, analysis_id: str, **options: Any) -> Any:
-        """The contour-enhanced funnel plot of one analysis."""
+        """The contour-enhanced funnel plot of one analysis (with its trim-and-fill studies
+        and adjusted estimate when the analysis has ``bias: true``)."""
+        from metakit.engine.bias import trimfill
         from metakit.plots import funnel
 
         fitted = self.fit(analysis_id)
-        return funnel(fitted.fit, **{"title": fitted.analysis.title, **options})
+        defaults: dict[str, Any] = {"title": fitted.analysis.title}
+        if fitted.analysis.bias:
+            filled = trimfill(fitted.fit)
+            defaults.update(filled=filled, adjusted=filled.estimate)
+        return funnel(fitted.fit, **{**defaults, **options})
 
 
 def _once(checks: Iterable[Check]) -> list[Check]:

@@ -3,4 +3,5 @@
 :func:`metakit.workbook.analyses.kind` and its checks with
 :func:`metakit.workbook.crosschecks.check`; importing this package registers them all."""
 
-from metakit.workbook.kinds import cohort, printed_summaries, proportions, summary_level  # noqa: F401
+from metakit.workbook.kinds import (  # noqa: F401
+    cohort, printed_summaries, proportions, selfcontrol, summary_level)
