@@ -313,9 +313,11 @@ def test_audit_table_orders_contradictions_first() -> None:
         audit.audit_table(["not a check"])  # type: ignore[list-item]
 
 
-def test_audit_styler_escapes_and_colours() -> None:
-    html = audit.audit_styler([audit.p_from_ci("1.0", "0.5", "1.5", "<0.001"),
-                               audit.p_from_ci("−0.27", "−0.59", "−0.05", "0.10")]).to_html()
+def test_checks_table_escapes_and_colours() -> None:
+    from metakit.workbook.report import checks_table
+
+    html = checks_table([audit.p_from_ci("1.0", "0.5", "1.5", "<0.001"),
+                         audit.p_from_ci("−0.27", "−0.59", "−0.05", "0.10")]).to_html()
     assert "&lt;0.001" in html and "<0.001" not in html
     assert "mk-v-inconsistent" in html and "mk-v-consistent" in html   # one badge per verdict
 

@@ -20,7 +20,8 @@ Checks: :func:`ci_symmetry`, :func:`p_from_ci`, :func:`z_from_ci`, :func:`i2_fro
 :func:`weights_sum`, :func:`percent_of_n`, :func:`parts_sum`, :func:`agree`,
 :func:`model_rule`, and :func:`battery`, which derives every check one printed result allows;
 :func:`df_range` infers the degrees of freedom behind a printed I² and p. Collect them
-with :func:`audit_table` (a DataFrame, contradictions first) or :func:`audit_styler` (coloured).
+with :func:`audit_table` (a DataFrame, contradictions first; reports show it with
+:func:`metakit.workbook.report.checks_table`).
 
 Examples
 --------
@@ -52,7 +53,7 @@ from metakit.audit.pooling import (
     subgroups_pool_to_overall,
     weights_sum,
 )
-from metakit.audit.report import audit_styler, audit_table
+from metakit.audit.report import audit_table
 from metakit.audit.rules import model_rule, rule_choice
 
 __all__ = [
@@ -64,7 +65,6 @@ __all__ = [
     "Check",
     "Printed",
     "Verdict",
-    "audit_styler",
     "audit_table",
     "ci_symmetry",
     "df_range",

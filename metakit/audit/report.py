@@ -1,4 +1,5 @@
-"""Tables of audit checks for notebooks and reports: contradictions first."""
+"""The table of audit checks, contradictions first (reports render it through
+:func:`metakit.workbook.report.checks_table`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from metakit.audit._core import VERDICTS, Check, fmt
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from metakit.workbook.format import Table
 
 COLUMNS = ("label", "name", "inputs", "recomputed", "verdict", "explanation")
 
@@ -54,33 +53,3 @@ def audit_table(checks: Iterable[Check]) -> pd.DataFrame:
     table = pd.DataFrame.from_records(records, columns=list(COLUMNS))
     order = table["verdict"].map({verdict: i for i, verdict in enumerate(VERDICTS)})
     return table.iloc[order.argsort(kind="stable")].reset_index(drop=True)
-
-
-def audit_styler(checks: Iterable[Check]) -> Table:
-    """Render :func:`audit_table` through the report formatting layer, verdict first.
-
-    Cell text is HTML-escaped, so printed numbers such as ``<0.001`` display as written; long
-    explanations fold into ``<details>``.
-
-    Parameters
-    ----------
-    checks : iterable of Check
-        Results of the :mod:`metakit.audit` checks.
-
-    Returns
-    -------
-    metakit.workbook.format.Table
-        Shows itself in notebooks and reports; each verdict is a badge in the colour every
-        report uses (red ``inconsistent``, grey ``not checkable``, blue ``consistent``).
-
-    Notes
-    -----
-    The formatting layer lives in :mod:`metakit.workbook.format`; it is imported when this
-    function is called, so that the audit layer itself does not depend on the workbook.
-    """
-    from metakit.workbook.format import table, tally_badge
-
-    frame = audit_table(checks)
-    frame["verdict"] = [tally_badge(v) for v in frame["verdict"]]
-    shown = frame[["verdict", *(c for c in COLUMNS if c != "verdict")]]
-    return table(shown, verdict=None, html_columns=("verdict",), notes=("explanation", "inputs"))

@@ -600,7 +600,8 @@ def _render_reports(job: Job, notebook: Any, staging: Path) -> None:
     notebook.metadata["title"] = title_of(notebook, job.review)
     prov = provenance.Provenance(
         review=job.review, commit=provenance.git_commit(job.root),
-        parameters={**job.parameters, "output_dir": str(job.out_dir)},
+        parameters={name: provenance.relative_to(value, job.root)
+                    for name, value in job.parameters.items()},
         data_checksums=provenance.file_checksums(job.data_dir), inputs=job.digest)
     footer = provenance.footer_html(prov)
     for name in report_names(job.review, job.with_code):

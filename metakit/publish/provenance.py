@@ -121,6 +121,17 @@ class Provenance:
     versions: Mapping[str, str] = field(default_factory=package_versions)
 
 
+def relative_to(value: Any, root: Path) -> Any:
+    """A path under ``root`` as a POSIX path relative to it (``data/por``), so that a report
+    never shows the build machine's folders; anything else unchanged."""
+    if not isinstance(value, (str, Path)) or not str(value).startswith("/"):
+        return value
+    try:
+        return Path(value).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return value
+
+
 def _table(rows: Mapping[str, Any], head: tuple[str, str]) -> str:
     body = "".join(f"<tr><td>{html.escape(str(k))}</td><td><code>{html.escape(str(v))}</code>"
                    f"</td></tr>" for k, v in rows.items())

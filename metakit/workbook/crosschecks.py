@@ -84,7 +84,7 @@ def min_k(k: Any, minimum: Any, *, label: str = "") -> Check:
 def _audit_function(name: str, where: str) -> CheckFunction:
     if name in CHECKS:
         return CHECKS[name]
-    if name in audit.__all__ and name not in ("audit_table", "audit_styler", "battery",
+    if name in audit.__all__ and name not in ("audit_table", "battery",
                                                "df_range", "measure_scale", "is_proportion",
                                                "rule_choice", "assumed_df") \
             and callable(getattr(audit, name)) and name[0].islower():

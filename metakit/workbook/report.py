@@ -1,4 +1,4 @@
-"""Tables that every review notebook shows: sources, verdicts, provenance.
+"""Tables that every review notebook shows: its sources, the verdicts and their counts.
 
 Kept here so that the five notebooks present their data and results the same way.
 """
@@ -6,13 +6,13 @@ Kept here so that the five notebooks present their data and results the same way
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from metakit.publish.provenance import file_checksums, git_commit, package_versions
+from metakit.audit import Check, audit_table
+from metakit.audit.report import COLUMNS as AUDIT_COLUMNS
 from metakit.workbook.contract import tally
 from metakit.workbook.format import (
     Table,
@@ -133,27 +133,14 @@ def verdict_table(results: ResultsTable | pd.DataFrame, columns: Sequence[str] |
                  numeric=("published", "re-derived"))
 
 
-def provenance(data_dir: str | Path, parameters: Mapping[str, Any]) -> pd.DataFrame:
-    """Versions, git commit, parameter values and SHA-256 of every data file.
+def checks_table(checks: Iterable[Check]) -> Table:
+    """Audit checks (:func:`metakit.audit.audit_table`) through the formatting layer.
 
-    Paths inside the repository are shown relative to its root (``data/por``), never as the
-    build machine's absolute paths.
+    Contradictions first, each verdict a badge in the colour every report uses; cell text is
+    escaped (printed numbers such as ``<0.001`` show as written) and long explanations fold into
+    ``<details>``.
     """
-    root = Path(__file__).resolve().parents[2]
-    rows = [("git commit", git_commit(root) or "not a git checkout")]
-    rows += [(f"version: {name}", version) for name, version in package_versions().items()]
-    rows += [(f"parameter: {name}", repr(_relative(value, root)))
-             for name, value in parameters.items()]
-    rows += [(f"sha256: {name}", digest)
-             for name, digest in file_checksums(Path(data_dir)).items()]
-    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
-
-
-def _relative(value: Any, root: Path) -> Any:
-    """A path-like text under ``root`` as a POSIX path relative to it; anything else unchanged."""
-    if not isinstance(value, (str, Path)) or not str(value).startswith("/"):
-        return value
-    try:
-        return Path(value).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return value
+    frame = audit_table(checks)
+    frame["verdict"] = [tally_badge(v) for v in frame["verdict"]]
+    shown = frame[["verdict", *(c for c in AUDIT_COLUMNS if c != "verdict")]]
+    return table(shown, verdict=None, html_columns=("verdict",), notes=("explanation", "inputs"))

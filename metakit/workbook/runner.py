@@ -39,7 +39,7 @@ from metakit.workbook.analyses import Fitted
 from metakit.workbook.crosschecks import run_checks
 from metakit.workbook.data import DATA_ROOT
 from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
-from metakit.workbook.report import sources, verdict_counts, verdict_table
+from metakit.workbook.report import checks_table, sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
 from metakit.workbook.robustness import bias_rows, robustness_rows
 
@@ -183,14 +183,14 @@ class Review:
     def checks_table(self, section: str | None = None) -> Any:
         """The audit checks of one section's rows and cross checks (all when ``None``)."""
         if section is None:
-            return audit.audit_styler(self.all_checks())
+            return checks_table(self.all_checks())
         checks = [c for pid in self.rows(section)["analysis_id"] for c in self.checks.get(pid, [])]
         checks += [c for spec, c in self.cross if spec.section == section]
-        return audit.audit_styler(_once(checks))
+        return checks_table(_once(checks))
 
     def audit_table(self) -> Any:
         """Every failed check, contradictions first."""
-        return audit.audit_styler([c for c in self.all_checks() if c.verdict == "inconsistent"])
+        return checks_table([c for c in self.all_checks() if c.verdict == "inconsistent"])
 
     def findings(self, limit: int = 12) -> Any:
         """What a reader should know first: the paper, what could be re-derived, the verdict
