@@ -74,6 +74,12 @@ def _model(fit: Any) -> Any:
     return getattr(fit, "fit", fit)
 
 
+def trims_and_fills(analysis: Any) -> bool:
+    """Whether an analysis gets trim-and-fill: flagged ``bias``, and not of proportions (whose
+    funnel has no null to be asymmetric about)."""
+    return bool(analysis.bias) and analysis.effect.measure not in PROPORTION_MEASURES
+
+
 def significant(fit: Any, null: float | None) -> bool | None:
     """Whether the CI (model scale) excludes ``null``; ``None`` when there is no null."""
     if null is None:
@@ -277,7 +283,7 @@ def bias_rows(context: Context, fitted: dict[str, Fitted]
             analysis="Egger's regression test (weighted, predictor SE; t statistic)", k=model.k,
             estimate=test.stat, p_value=test.pval, verdict="new",
             note=join_notes((f"t = {test.stat:.2f} on {test.df} df", note))))
-        if not proportion:
+        if trims_and_fills(authors.analysis):
             filled = trimfill(model)
             rows.append(context.results.row(
                 analysis_id=f"{analysis_id}_trimfill", outcome=outcome,

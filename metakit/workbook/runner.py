@@ -41,7 +41,7 @@ from metakit.workbook.data import DATA_ROOT
 from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
 from metakit.workbook.report import checks_table, sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
-from metakit.workbook.robustness import bias_rows, robustness_rows
+from metakit.workbook.robustness import bias_rows, robustness_rows, trims_and_fills
 
 PRISMA_LISTS = {"excluded_reason": "excluded_full_text",
                 "excluded_screening_reason": "excluded_screening", "identified_source": None}
@@ -292,13 +292,13 @@ class Review:
 
     def funnel(self, analysis_id: str, **options: Any) -> Any:
         """The contour-enhanced funnel plot of one analysis (with its trim-and-fill studies
-        and adjusted estimate when the analysis has ``bias: true``)."""
+        and adjusted estimate when the analysis has ``bias: true`` and is not of proportions)."""
         from metakit.engine.bias import trimfill
         from metakit.plots import funnel
 
         fitted = self.fit(analysis_id)
         defaults: dict[str, Any] = {"title": fitted.analysis.title}
-        if fitted.analysis.bias:
+        if trims_and_fills(fitted.analysis):
             filled = trimfill(fitted.fit)
             defaults.update(filled=filled, adjusted=filled.estimate)
         return funnel(fitted.fit, **{**defaults, **options})
