@@ -6,10 +6,7 @@ at all, an error or a blocked resource, fails), no table wider than its containe
 image, and, on a report, the findings summary before the first section. Full-page screenshots are
 kept in ``tests/_artifacts/`` for a human to look at.
 
-The reports are built from the repository's notebooks with two cells added where a notebook does
-not yet make the calls (see :func:`reader_notebook`): ``format.install()`` after its imports, and
-``summary.findings(...)`` before its first section, from the results of the first build. A
-notebook that already calls ``summary.findings`` is built as it is.
+The reports are the repository's own, built once per session (``repo_build`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -20,12 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
 
-from conftest import ARTIFACTS, REPO
-from metakit.publish.build import Project, build
+from conftest import ARTIFACTS
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium"
                                         if Path("/usr/bin/chromium").exists() else None)
@@ -139,57 +133,7 @@ def check_page(page: Path, name: str, tmp: Path, *, report: bool) -> dict:
     return metrics
 
 
-# ------------------------------------------------------------------------------ the build
-SUMMARY_CELL = (
-    "from metakit.workbook import format as _format, summary as _summary\n"
-    "import pandas as _pd\n"
-    "_format.install()\n"
-    "_summary.findings(_pd.read_csv({results!r}, dtype=str, keep_default_na=False), review)")
-
-
-def reader_notebook(source: Path, target: Path, results: Path) -> None:
-    """Copy a notebook, adding the formatting layer and the findings summary if it lacks them.
-
-    The two calls go in one cell after the notebook's import cell (the first code cell after
-    the parameters), which comes before its first section.
-    """
-    notebook = nbformat.read(source, as_version=4)
-    if not any("findings(" in cell.source for cell in notebook.cells):
-        code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-        position = code[1] + 1 if len(code) > 1 else len(notebook.cells)
-        notebook.cells.insert(position, new_code_cell(SUMMARY_CELL.format(results=str(results))))
-    nbformat.write(notebook, str(target))
-
-
-@pytest.fixture(scope="session")
-def reader_build(repo_build, tmp_path_factory):
-    """The repository's reviews as a reader gets them (see :func:`reader_notebook`)."""
-    first, outcomes = repo_build
-    root = tmp_path_factory.mktemp("reader-project")
-    for folder in ("data", "params"):
-        shutil.copytree(REPO / folder, root / folder)
-    (root / "notebooks").mkdir()
-    for outcome in outcomes:
-        review = outcome.review
-        reader_notebook(REPO / "notebooks" / f"{review}.ipynb",
-                        root / "notebooks" / f"{review}.ipynb",
-                        first / review / "results.csv")
-    out = tmp_path_factory.mktemp("reader-reports")
-    built = build(Project(root), out=out, jobs=2, echo=lambda line: None)
-    assert all(o.status == "ok" for o in built), [(o.review, o.error) for o in built]
-    return out, built
-
-
-PYPLOT = "draws a figure with pyplot (no alt text); plots.* figures carry one"
-REVIEWS = (
-    "iua",
-    "por",
-    "nonunion",
-    "cirrhosis",
-    "ovarian",
-)
-"""Strict xfails: each names what today's notebook still does; it fails once the notebook is
-fixed, so the mark must then go."""
+REVIEWS = ("iua", "por", "nonunion", "cirrhosis", "ovarian")
 
 
 def test_index_reads_well(repo_build, tmp_path):
@@ -202,8 +146,8 @@ def test_index_reads_well(repo_build, tmp_path):
 
 
 @pytest.mark.parametrize("review", REVIEWS)
-def test_report_reads_well(reader_build, review, tmp_path):
-    out, _ = reader_build
+def test_report_reads_well(repo_build, review, tmp_path):
+    out, _ = repo_build
     metrics = check_page(out / review / f"{review}.html", f"report-{review}", tmp_path,
                          report=True)
     assert metrics["summary_top"] < 1000, f"{review}: the findings are not on the first screen"

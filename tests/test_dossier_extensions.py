@@ -46,7 +46,7 @@ rate_6_old,rate at 6,proportion_pct,73.6,55.5,88.6,,,test,old
 """
 ANALYSES = {"analyses": [{
     "id": "partial", "kind": "partial_pool", "title": "members with counts", "data": "members",
-    "join": "studies", "subgroups": "group",
+    "join": {"studies": "study"}, "subgroups": "group",
     "effect": {"measure": "PFT", "source": "proportions", "columns": {"xi": "events", "ni": "n"}},
     "model": {"method": "DL"},
     "options": {"counts": "counts", "match": ["study", "timepoint_months"],
@@ -57,7 +57,7 @@ CHECKS = {"checks": [{
     "args": {"estimate": "@rate_6_old.estimate", "ci_low": "@rate_6_old.ci_low",
              "ci_high": "@rate_6_old.ci_high", "percent": True,
              "sizes": {"values": "members.n", "where": {"timepoint_months": "6", "group": "old"},
-                       "join": "studies"}},
+                       "join": {"studies": "study"}}},
     "source": "test", "result": "rate_6_old"}]}
 
 
@@ -77,10 +77,10 @@ def small(tmp_path):
 
 def test_a_per_study_table_is_joined_on_study(small):
     dossier = load_dossier(small)
-    rows = dossier.select("members", {"timepoint_months": "6", "group": "old"}, join="studies")
+    rows = dossier.select("members", {"timepoint_months": "6", "group": "old"}, join={"studies": "study"})
     assert list(rows["study"]) == ["A", "B"] and list(rows["n"]) == [10, 20]
-    with pytest.raises(DossierError, match="counts.csv: study 'A' has two rows"):
-        dossier.select("members", join="counts")
+    with pytest.raises(DossierError, match="counts.csv: column 'study' repeats 'A'"):
+        dossier.select("members", join={"counts": "study"})
 
 
 def test_partial_pools_cover_the_members_that_have_counts(small):
@@ -153,9 +153,10 @@ def test_the_papers_minimum_k_for_a_bias_test_is_honoured(bcg):
     meta["rules"]["bias_min_k"] = {"value": 20, "source": "test"}
     (bcg / "review.yaml").write_text(yaml.safe_dump(meta))
     review = run(bcg)
-    assert "rr_egger" not in set(review.frame()["analysis_id"])
-    assert review.bias_table()["note"].tolist() == ["not run: k = 13, fewer than the paper's "
-                                                    "minimum of 20"]
+    note = "k = 13, below the paper's own minimum of 20 for a bias test"
+    assert review.bias_table()["note"].tolist() == [note]
+    row = review.frame().set_index("analysis_id").loc["rr_egger"]
+    assert row["verdict"] == "new" and note in row["note"]
 
 
 def test_subgroup_differences_of_the_robust_model_and_of_new_analyses(bcg):
