@@ -436,6 +436,20 @@ def make_check(name: str, inputs: Mapping[str, object], recomputed: tuple[float,
     return Check(name, record, interval, verdict, explanation, label, kind=kind)
 
 
+def interval_check(name: str, inputs: Mapping[str, object], recomputed: tuple[float, float],
+                   printed: tuple[float, float], lead: str, shown: str, label: str, *,
+                   domain: tuple[float, float] | None = None) -> Check:
+    """The check of a recomputed range against a printed value's rounding interval:
+    ``consistent`` if and only if they meet (``"{lead}, which matches the printed {shown}."``),
+    else ``inconsistent`` (``"{lead}, not the printed {shown}."``); ``domain`` as in
+    :func:`make_check`."""
+    if overlaps(recomputed, printed):
+        return make_check(name, inputs, recomputed, "consistent",
+                          f"{lead}, which matches the printed {shown}.", label, domain=domain)
+    return make_check(name, inputs, recomputed, "inconsistent",
+                      f"{lead}, not the printed {shown}.", label)
+
+
 def _covers(interval: tuple[float, float] | None, domain: tuple[float, float] | None) -> bool:
     """Whether ``interval`` spans all of ``domain`` (up to 1e-9 of its width)."""
     if interval is None or domain is None:

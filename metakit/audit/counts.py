@@ -19,6 +19,7 @@ from metakit.audit._core import (
     Printed,
     fmt,
     fmt_range,
+    interval_check,
     make_check,
     overlaps,
     parse_optional,
@@ -159,12 +160,8 @@ def parts_sum(parts: Sequence[str], total: str, *, exact: bool | None = None,
         decimals = max(0, *(p.decimals or 0 for p in values)) + 1
         lead = (f"The {len(values)} parts add up to {interval[0]:.{decimals}f} to "
                 f"{interval[1]:.{decimals}f} given rounding")
-    if overlaps(interval, total_box):
-        return make_check("parts_sum", inputs, interval, "consistent",
-                          f"{lead}, which matches the printed total {printed_total.text}.",
-                          label)
-    return make_check("parts_sum", inputs, interval, "inconsistent",
-                      f"{lead}, not the printed total {printed_total.text}.", label)
+    return interval_check("parts_sum", inputs, interval, total_box, lead,
+                          f"total {printed_total.text}", label)
 
 
 def _is_count(p: Printed) -> bool:

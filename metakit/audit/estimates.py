@@ -39,6 +39,7 @@ from metakit.audit._core import (
     fmt,
     fmt_range,
     from_model,
+    interval_check,
     make_check,
     overlaps,
     parse_optional,
@@ -193,6 +194,19 @@ def _two_sided_p(stat: float, dist: str, df: int | None) -> float:
     return float(2 * special.stdtr(df, -stat))
 
 
+def _read_test(name: str, key: str, printed: str, estimate: str, ci_low: str, ci_high: str, *,
+               scale: Scale, level: float, dist: str, df: int | None, label: str
+               ) -> tuple[float, int | None, dict[str, object], _CI | Check]:
+    """The opening of a check of a printed test statistic against a CI: the validated level and
+    df, the inputs as recorded, and the CI read (or the ``not_checkable`` check)."""
+    _no_null_on(scale)
+    level = check_level(level)
+    df = check_dist(dist, df)
+    inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, key: printed,
+              "scale": scale, "level": level, "dist": dist if df is None else f"t({df})"}
+    return level, df, inputs, _read_ci(name, estimate, ci_low, ci_high, scale, inputs, label)
+
+
 @impossible_is_inconsistent
 def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale = "linear",
               level: float = 95, dist: str = "z", df: int | None = None,
@@ -243,12 +257,8 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale 
     >>> p_from_ci("-0.27", "-0.59", "-0.05", "0.10").verdict
     'inconsistent'
     """
-    _no_null_on(scale)
-    level = check_level(level)
-    df = check_dist(dist, df)
-    inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, "p": p,
-              "scale": scale, "level": level, "dist": dist if df is None else f"t({df})"}
-    ci = _read_ci("p_from_ci", estimate, ci_low, ci_high, scale, inputs, label)
+    level, df, inputs, ci = _read_test("p_from_ci", "p", p, estimate, ci_low, ci_high,
+                                       scale=scale, level=level, dist=dist, df=df, label=label)
     if isinstance(ci, Check):
         return ci
     printed_p = parse_optional("p", p)
@@ -307,12 +317,8 @@ def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale 
     Altman, D. G., & Bland, J. M. (2011). How to obtain the P value from a confidence interval.
     BMJ, 343, d2304.
     """
-    _no_null_on(scale)
-    level = check_level(level)
-    df = check_dist(dist, df)
-    inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, "z": z,
-              "scale": scale, "level": level, "dist": dist if df is None else f"t({df})"}
-    ci = _read_ci("z_from_ci", estimate, ci_low, ci_high, scale, inputs, label)
+    level, df, inputs, ci = _read_test("z_from_ci", "z", z, estimate, ci_low, ci_high,
+                                       scale=scale, level=level, dist=dist, df=df, label=label)
     if isinstance(ci, Check):
         return ci
     printed_z = parse_optional("z", z)
@@ -331,9 +337,6 @@ def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale 
     lead = (f"The {level:g}% CI {ci.low.text} to {ci.high.text} implies a standard error of "
             f"{fmt_range(se)}, so the estimate {ci.estimate.text} gives |{symbol}| = "
             f"{fmt_range(stat)}")
-    if overlaps(stat, z_abs):
-        return make_check("z_from_ci", inputs, stat, "consistent",
-                          f"{lead}, which matches the printed {symbol} = {printed_z.text}.", label,
+    return interval_check("z_from_ci", inputs, stat, z_abs, lead,
+                          f"{symbol} = {printed_z.text}", label,
                           domain=(0.0, math.inf))
-    return make_check("z_from_ci", inputs, stat, "inconsistent",
-                      f"{lead}, not the printed {symbol} = {printed_z.text}.", label)

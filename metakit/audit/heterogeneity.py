@@ -27,8 +27,8 @@ from metakit.audit._core import (
     Printed,
     check_df,
     fmt_range,
+    interval_check,
     make_check,
-    overlaps,
     parse_optional,
 )
 
@@ -120,12 +120,9 @@ def i2_from_q(q: str, df: int, i2: str, *, label: str = "") -> Check:
     recomputed = (_i2(q_box[0], df), _i2(q_box[1], df))
     lead = (f"With Q = {q_printed.text} on {df} degrees of freedom, I² = (Q − df)/Q is "
             f"{fmt_range(recomputed)}% given rounding")
-    if overlaps(recomputed, i2_box):
-        return make_check("i2_from_q", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed {i2_printed.text}.", label,
+    return interval_check("i2_from_q", inputs, recomputed, i2_box, lead,
+                          f"{i2_printed.text}", label,
                           domain=(0.0, 100.0))
-    return make_check("i2_from_q", inputs, recomputed, "inconsistent",
-                      f"{lead}, not the printed {i2_printed.text}.", label)
 
 
 @impossible_is_inconsistent
@@ -170,12 +167,9 @@ def i2_from_pval(q_pval: str, df: int, i2: str, *, label: str = "") -> Check:
     recomputed = (_i2(q_range[0], df), _i2(q_range[1], df))
     lead = (f"A heterogeneity p = {p_printed.text} on {df} degrees of freedom means Q = "
             f"{fmt_range(q_range)}, so I² = {fmt_range(recomputed)}% given rounding")
-    if overlaps(recomputed, i2_box):
-        return make_check("i2_from_pval", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed {i2_printed.text}.", label,
+    return interval_check("i2_from_pval", inputs, recomputed, i2_box, lead,
+                          f"{i2_printed.text}", label,
                           domain=(0.0, 100.0))
-    return make_check("i2_from_pval", inputs, recomputed, "inconsistent",
-                      f"{lead}, not the printed {i2_printed.text}.", label)
 
 
 @impossible_is_inconsistent
@@ -217,12 +211,9 @@ def q_pval(q: str, df: int, p: str, *, label: str = "") -> Check:
     recomputed = (float(special.chdtrc(df, q_box[1])), float(special.chdtrc(df, q_box[0])))
     lead = (f"Q = {q_printed.text} on {df} degrees of freedom gives p = "
             f"{fmt_range(recomputed, 2)} given rounding")
-    if overlaps(recomputed, p_box):
-        return make_check("q_pval", inputs, recomputed, "consistent",
-                          f"{lead}, which matches the printed p = {p_printed.text}.", label,
+    return interval_check("q_pval", inputs, recomputed, p_box, lead,
+                          f"p = {p_printed.text}", label,
                           domain=(0.0, 1.0))
-    return make_check("q_pval", inputs, recomputed, "inconsistent",
-                      f"{lead}, not the printed p = {p_printed.text}.", label)
 
 
 def df_range(i2: str, q_pval: str, *, max_df: int = 200) -> tuple[int, int] | None:

@@ -40,6 +40,7 @@ from metakit.audit._core import (
     critical_value,
     fmt_range,
     from_model,
+    interval_check,
     make_check,
     overlaps,
     parse_optional,
@@ -224,6 +225,14 @@ def _model_weights(rows: _Rows, model: str) -> tuple[NDArray[np.float64], NDArra
     return w_low, w_high
 
 
+def _z_critical(scale: Scale, level: float, model: str | None = None) -> float:
+    """The normal critical value of a pooling check's rows, after validating its arguments."""
+    check_scale(scale)
+    if model is not None:
+        _check_model(model)
+    return critical_value(check_level(level), "z", None)
+
+
 def _check_model(model: str) -> str:
     if model not in MODELS:
         raise ValueError(f"model: unknown value {model!r}; choose one of {', '.join(MODELS)}")
@@ -362,10 +371,7 @@ def rows_pool_to_summary(estimates: Sequence[str], ci_lows: Sequence[str],
     Trials, 7(3), 177-188.
     Borenstein, M., et al. (2009). Introduction to Meta-Analysis, chapters 11 and 12. Wiley.
     """
-    check_scale(scale)
-    _check_model(model)
-    level = check_level(level)
-    crit = critical_value(level, "z", None)
+    crit = _z_critical(scale, level, model)
     inputs = {"estimates": estimates, "ci_lows": ci_lows, "ci_highs": ci_highs,
               "summary": summary, "weights": weights, "model": model, "scale": scale}
     if weights is None:
@@ -409,9 +415,7 @@ def subgroups_pool_to_overall(estimates: Sequence[str], ci_lows: Sequence[str],
     ----------
     Borenstein, M., et al. (2009). Introduction to Meta-Analysis, chapter 19. Wiley.
     """
-    check_scale(scale)
-    level = check_level(level)
-    crit = critical_value(level, "z", None)
+    crit = _z_critical(scale, level)
     inputs = {"estimates": estimates, "ci_lows": ci_lows, "ci_highs": ci_highs,
               "overall_est": overall_est, "overall_lo": overall_lo, "overall_hi": overall_hi,
               "scale": scale}
@@ -499,12 +503,9 @@ def subgroup_difference(estimates: Sequence[str], ci_lows: Sequence[str],
     lead = (f"From the {df + 1} subgroup estimates and CIs, the test of subgroup differences "
             f"gives Q = {fmt_range(q)} on {df} degree{'s' if df > 1 else ''} of freedom, p = "
             f"{fmt_range(p_range, 2)} given rounding")
-    if overlaps(p_range, p_box):
-        return make_check("subgroup_difference", inputs, p_range, "consistent",
-                          f"{lead}, which matches the printed p = {printed_p.text}.", label,
+    return interval_check("subgroup_difference", inputs, p_range, p_box, lead,
+                          f"p = {printed_p.text}", label,
                           domain=(0.0, 1.0))
-    return make_check("subgroup_difference", inputs, p_range, "inconsistent",
-                      f"{lead}, not the printed p = {printed_p.text}.", label)
 
 
 @impossible_is_inconsistent
@@ -541,10 +542,7 @@ def row_weights(estimates: Sequence[str], ci_lows: Sequence[str], ci_highs: Sequ
     ----------
     Borenstein, M., et al. (2009). Introduction to Meta-Analysis, chapters 11 and 12. Wiley.
     """
-    check_scale(scale)
-    _check_model(model)
-    level = check_level(level)
-    crit = critical_value(level, "z", None)
+    crit = _z_critical(scale, level, model)
     inputs = {"estimates": estimates, "ci_lows": ci_lows, "ci_highs": ci_highs,
               "weights": weights, "total": total, "model": model, "scale": scale}
     total_box = _total_box(total)
