@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from metakit.workbook.contract import TALLY, VERDICTS, tally
+from metakit.workbook.yamlfile import load_yaml
 
 DOCUMENTS = ("README.md", "CONTRACTS.md")
 """Files whose marked blocks are generated (a file without a block is left alone)."""
@@ -42,7 +43,7 @@ def _results(path: Path) -> list[dict[str, str]]:
 
 def _title(review_yaml: Path, review: str) -> str:
     try:
-        meta = yaml.safe_load(review_yaml.read_text(encoding="utf-8")) or {}
+        meta = load_yaml(review_yaml.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return review
     doi = meta.get("doi")

@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metakit.workbook.data import load_review
+from metakit.workbook.yamlfile import load_yaml
 
 Scalar = Union[str, int, float, bool]
 Selector = dict[str, Union[Scalar, list[Scalar]]]
@@ -319,7 +320,7 @@ def _read_yaml(path: Path, *, required: bool) -> Any:
     if path.stat().st_size > MAX_YAML_BYTES:
         raise DossierError(f"{path.parent.name}/{path.name}: larger than {MAX_YAML_BYTES} bytes")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         where = getattr(error, "problem_mark", None)
         line = f", line {where.line + 1}" if where is not None else ""

@@ -57,6 +57,8 @@ import pandera.pandas as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from metakit.workbook.yamlfile import load_yaml
+
 SCHEMA_FILE = "schema.yaml"
 PUBLISHED_FILE = "published.csv"
 
@@ -135,7 +137,7 @@ def load_schema(folder: Path) -> dict[str, FileSchema]:
         return {}
     where = f"{folder.name}/{SCHEMA_FILE}"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise DataError(f"{where}: not valid YAML ({type(error).__name__})") from None
     if _SCHEMA_ADAPTER is None:

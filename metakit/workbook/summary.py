@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from metakit.workbook.contract import TALLY, tally
+from metakit.workbook.yamlfile import load_yaml
 from metakit.workbook.format import (
     CSS,
     VERDICT_COLOURS,
@@ -88,9 +89,7 @@ def load_review_yaml(review: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         where = str(path)
         if not path.is_file():
             raise ValueError(f"review: {where} does not exist")
-        import yaml
-
-        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+        meta = load_yaml(path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise ValueError(f"review: {where} is not a mapping of keys to values")
     missing = [key for key in REVIEW_KEYS if is_missing(meta.get(key))]
