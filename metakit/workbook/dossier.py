@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -264,6 +264,8 @@ class Dossier:
     tables: dict[str, pd.DataFrame]
     analyses: tuple[Analysis, ...]
     checks: tuple[CheckSpec, ...]
+    _joins: dict[tuple[str, tuple[tuple[str, str], ...]], pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def published(self) -> pd.DataFrame:
@@ -296,6 +298,14 @@ class Dossier:
         return frame[keep]
 
     def _joined(self, name: str, join: Mapping[str, str]) -> pd.DataFrame:
+        """The table with the joined columns, made once per table and join (the tables of a
+        loaded dossier do not change)."""
+        cache_key = (name, tuple(join.items()))
+        if cache_key not in self._joins:
+            self._joins[cache_key] = self._join(name, join)
+        return self._joins[cache_key]
+
+    def _join(self, name: str, join: Mapping[str, str]) -> pd.DataFrame:
         frame = self.table(name)
         for other, key in join.items():
             right = self.table(other)
