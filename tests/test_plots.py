@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ from metakit import (
     metaprop,
     plots,
     rma,
+    rma_mh,
+    rma_peto,
     subgroup,
 )
 from metakit.plots._style import ROB_COLOURS
@@ -527,3 +530,17 @@ def test_funnel_of_transformed_proportions_names_the_scale():
 
     fig = plots.funnel(metaprop([2, 5, 9, 1], [20, 25, 30, 15]))
     assert fig.axes[0].get_xlabel() == "Proportion (Freeman-Tukey double arcsine)"
+
+
+def test_a_mantel_haenszel_forest_names_its_method_as_revman_does():
+    counts = dict(ai=[4, 6, 3, 0], bi=[119, 300, 200, 50], ci=[11, 29, 10, 0],
+                  di=[128, 274, 200, 50], slab=["A", "B", "C", "D"])
+    for fit, header in ((rma_mh(measure="RR", **counts), "M-H, Fixed, 95% CI"),
+                        (rma_mh(measure="OR", random=True, **counts), "M-H, Random, 95% CI"),
+                        (rma_peto(**counts), "Peto, Fixed, 95% CI")):
+        figure = plots.forest(fit)
+        texts = [t.get_text() for t in (*figure.texts, *(t for ax in figure.axes for t in ax.texts))]
+        assert any(header in t for t in texts), (fit.method, texts)
+        assert "Not estimable" in texts          # D: a double-zero table
+        weights = [t for t in texts if re.fullmatch(r"\d+\.\d%", t) and t != "100.0%"]
+        assert weights[:3] == [f"{w:.1f}%" for w in fit.weights[:3]]

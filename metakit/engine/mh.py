@@ -69,6 +69,29 @@ class PooledTablesResult:
     test = "z"
     is_regression = False
     pi_low = pi_high = np.nan
+    ni = None
+
+    @property
+    def is_fixed(self) -> bool:
+        """Fixed effect (MH or Peto), not RevMan's "M-H, Random"."""
+        return not self.random
+
+    @property
+    def yi(self) -> NDArray[np.float64]:
+        """Study estimates on the model scale, as :func:`study_estimates` makes them (NaN for a
+        table left out, which a forest plot shows as not estimable, as RevMan does)."""
+        return self._studies()[0]
+
+    @property
+    def vi(self) -> NDArray[np.float64]:
+        """Sampling variances of :attr:`yi` (NaN where it is)."""
+        return self._studies()[1]
+
+    def _studies(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        yi, vi = np.full(self.k, np.nan), np.full(self.k, np.nan)
+        estimates, variances, keep = study_estimates(self.measure, *self.tables.T)
+        yi[keep], vi[keep] = estimates, variances
+        return yi, vi
 
     @property
     def zval(self) -> float:
@@ -107,7 +130,7 @@ class PooledTablesResult:
         """Estimate and CI on the ratio scale (``OR``, ``RR``) or as printed (``RD``)."""
         f = np.exp if self.measure in ("OR", "RR", "PETO") else float
         return {"estimate": float(f(self.estimate)), "ci_low": float(f(self.ci_low)),
-                "ci_high": float(f(self.ci_high))}
+                "ci_high": float(f(self.ci_high)), "pi_low": np.nan, "pi_high": np.nan}
 
     def to_record(self) -> dict[str, Any]:
         return {"measure": self.measure, "model": self.method, "k": self.k,

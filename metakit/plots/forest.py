@@ -88,11 +88,18 @@ class _Scale:
         return f"{value:.{self.digits}f}"
 
     def effect(self, est: float, lo: float, hi: float) -> str:
+        if not np.isfinite(est):
+            return "Not estimable"  # RevMan's words for a study without an estimate
         return f"{self.fmt(est)} [{self.fmt(lo)}, {self.fmt(hi)}]"
 
 
+POOLING_NAMES = {"MH": "M-H", "MH-DL": "M-H", "Peto": "Peto"}
+"""RevMan's name of a pooling method in the effect column's header (else ``IV``)."""
+
+
 def _unwrap(result: Any) -> tuple[Any, Any]:
-    """``(rma_fit, metaprop_or_None)`` from an RMAResult, MetapropResult or SubgroupResult."""
+    """``(fit, metaprop_or_None)`` from an RMAResult, PooledTablesResult (``rma_mh``,
+    ``rma_peto``), MetapropResult or SubgroupResult."""
     if result is None:
         raise ValueError("result: a fitted model is required")
     if hasattr(result, "fit") and hasattr(result, "prop"):
@@ -100,8 +107,8 @@ def _unwrap(result: Any) -> tuple[Any, Any]:
     if hasattr(result, "overall") and hasattr(result, "q_between"):
         return _unwrap(result.overall)
     if not hasattr(result, "yi") or not hasattr(result, "vi"):
-        raise ValueError(f"result: expected an RMAResult, MetapropResult or SubgroupResult, "
-                         f"got {type(result).__name__}")
+        raise ValueError(f"result: expected an RMAResult, PooledTablesResult, MetapropResult or "
+                         f"SubgroupResult, got {type(result).__name__}")
     return result, None
 
 
@@ -666,7 +673,8 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
     else:
         if not back and measure in RATIO:
             name = f"log {name}"
-        effect_header = f"{name}\nIV, {model}, {fit.level:g}% CI"
+        pooling = POOLING_NAMES.get(getattr(fit, "method", ""), "IV")
+        effect_header = f"{name}\n{pooling}, {model}, {fit.level:g}% CI"
 
     def study_row(i: int) -> _Row:
         return _Row("study", str(fit.slab[i]), cells[i] if cells else [],
