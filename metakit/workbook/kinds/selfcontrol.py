@@ -52,7 +52,6 @@ from numpy.typing import ArrayLike, NDArray
 from metakit import audit
 from metakit.audit import Check, Printed
 from metakit.audit._core import make_check
-from metakit.engine.effect_sizes import escalc
 from metakit.engine.mh import PooledTablesResult, rma_mh
 from metakit.workbook.analyses import (Fitted, answer_rows, effect_columns, kind, new_row,
                                        study_labels)
@@ -73,25 +72,15 @@ CORRECTIONS = (0.5, 0.1, 0.01)
 @dataclasses.dataclass(frozen=True)
 class SelfControlFit(PooledTablesResult):
     """A Mantel-Haenszel risk ratio of treated arms against 0-event self-control arms, with the
-    per-study risk ratios RevMan draws (``yi``, ``vi``: log scale, the correction added) and the
-    studies left out as double zero (``dropped``)."""
+    studies left out as double zero (``dropped``); the per-study risk ratios RevMan draws are
+    those of every MH fit (``yi``, ``vi``: log scale, 0.5 added to a table with a zero cell)."""
 
-    yi: NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.empty(0))
-    vi: NDArray[np.float64] = dataclasses.field(default_factory=lambda: np.empty(0))
     dropped: tuple[str, ...] = ()
-
-    @property
-    def is_fixed(self) -> bool:
-        return not self.random
 
     @property
     def model_label(self) -> str:
         model = "MH random (DL)" if self.random else "MH fixed"
         return f"{model}, {self.add:g} added to tables with a zero cell"
-
-    def back_transform(self) -> dict[str, float]:
-        """Estimate and CI as risk ratios (no prediction interval: RevMan draws none)."""
-        return {**super().back_transform(), "pi_low": math.nan, "pi_high": math.nan}
 
 
 def selfcontrol_rr(events: ArrayLike, n: ArrayLike, *, add: float = 0.5, drop00: bool = True,
@@ -136,12 +125,10 @@ def selfcontrol_rr(events: ArrayLike, n: ArrayLike, *, add: float = 0.5, drop00:
     sizes = np.asarray(n, dtype=float)
     fit = rma_mh(ai=events, n1i=sizes, ci=np.zeros_like(events), n2i=sizes, measure="RR",
                  add=add, drop00=drop00, random=random, level=level, slab=slab)
-    a, b, c, d = fit.tables.T
-    es = escalc("RR", ai=a, bi=b, ci=c, di=d, add=add)
     fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
     labels = list(slab) if slab is not None else [str(i + 1) for i in range(len(events))]
-    return SelfControlFit(**fields, yi=es["yi"].to_numpy(), vi=es["vi"].to_numpy(),
-                          dropped=tuple(str(s) for s in labels if str(s) not in fit.slab))
+    return SelfControlFit(**fields, dropped=tuple(str(s) for s in labels
+                                                  if str(s) not in fit.slab))
 
 
 def _random(context: Context, analysis: Analysis, fixed: SelfControlFit) -> bool:
