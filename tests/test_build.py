@@ -279,7 +279,7 @@ def test_changed_package_source_changes_the_hash(frozen_package_source, tmp_path
 
 
 def test_index_lists_unbuilt_reviews(tmp_path):
-    html = index_html(("a", "b"), {}, tmp_path, None, "2026-01-01T00:00")
+    html = index_html(("a", "b"), {}, tmp_path, None, "2026-01-01T00:00", root=tmp_path)
     assert html.count("not built") == 2
 
 

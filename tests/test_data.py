@@ -4,10 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from metakit.workbook.data import DATA_ROOT, DataError, load_review, read_table
+from metakit.workbook.data import DataError, load_review, read_table
 from metakit.workbook.schema import SCHEMA_FILE, load_schema
 
-REVIEWS = sorted(p.name for p in DATA_ROOT.iterdir() if p.is_dir())
+from conftest import REPO
+
+DATA = REPO / "data"
+
+REVIEWS = sorted(p.name for p in DATA.iterdir() if p.is_dir())
 
 
 @pytest.mark.parametrize("review", REVIEWS)
@@ -15,22 +19,22 @@ def test_review_data_is_valid(review):
     tables = load_review(review)
     assert "published" in tables, f"data/{review}/published.csv is missing"
     assert len(tables["published"]) > 0
-    assert (DATA_ROOT / review / "README.md").is_file()
+    assert (DATA / review / "README.md").is_file()
 
 
 @pytest.mark.parametrize("review", REVIEWS)
 def test_review_has_a_schema_naming_only_its_files(review):
-    schemas = load_schema(DATA_ROOT / review)
+    schemas = load_schema(DATA / review)
     assert schemas, f"data/{review}/{SCHEMA_FILE} is missing or empty"
-    files = {p.name for p in (DATA_ROOT / review).glob("*.csv")}
+    files = {p.name for p in (DATA / review).glob("*.csv")}
     assert set(schemas) <= files
     assert "published.csv" in files
 
 
 @pytest.mark.parametrize("review", REVIEWS)
 def test_readme_lists_every_file(review):
-    readme = (DATA_ROOT / review / "README.md").read_text()
-    for csv in (DATA_ROOT / review).glob("*.csv"):
+    readme = (DATA / review / "README.md").read_text()
+    for csv in (DATA / review).glob("*.csv"):
         assert csv.name in readme, f"data/{review}/README.md does not document {csv.name}"
 
 

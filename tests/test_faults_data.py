@@ -11,14 +11,18 @@ import pytest
 
 from faults import quick_project, reports, run
 from metakit.engine._text import QUOTE_CHARS
-from metakit.workbook.data import DATA_ROOT, DataError, load_review
+from metakit.workbook.data import DataError, load_review
+
+from conftest import REPO
+
+DATA = REPO / "data"
 
 
 @pytest.fixture
 def copy(tmp_path: Path):
     """``copy(review)``: a copy of ``data/<review>`` to edit."""
     def make(review: str) -> Path:
-        return Path(shutil.copytree(DATA_ROOT / review, tmp_path / review))
+        return Path(shutil.copytree(DATA / review, tmp_path / review))
     return make
 
 

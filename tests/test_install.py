@@ -74,3 +74,21 @@ def test_installed_package_names_no_repository_path(installed):
     for source in (installed / "metakit").rglob("*.py"):
         text = source.read_text(encoding="utf-8")
         assert str(REPO) not in text, source
+
+
+def test_a_review_by_id_is_found_in_the_project_data_folder(tmp_path, monkeypatch):
+    from metakit.workbook.data import DataError, data_root
+    from metakit.workbook import run
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "tests" / "fixtures" / "bcg", project / "data" / "bcg")
+    (project / "notebooks").mkdir()
+    monkeypatch.delenv("METAKIT_DATA", raising=False)
+    monkeypatch.chdir(project / "notebooks")          # where JupyterLab runs a notebook
+    assert data_root() == project / "data"
+    assert run("bcg").frame()["analysis_id"].iloc[0] == "rr_overall"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="no data folder .*METAKIT_DATA"):
+        run("bcg")
+    monkeypatch.setenv("METAKIT_DATA", str(project / "data"))
+    assert run("bcg").id == "bcg"

@@ -815,7 +815,8 @@ def build(project: Project, reviews: Sequence[str] | None = None, out: Path = Pa
         records = {review: done.get(review) or read_record(out / review)
                    for review in project.reviews}
         atomic_write(out / "index.html", index_html(project.reviews, records, out,
-                                                    provenance.git_commit(project.root), _now()))
+                                                    provenance.git_commit(project.root), _now(),
+                                                    root=project.root))
     echo(summary(outcomes, time.perf_counter() - start, out / "index.html"))
     return outcomes
 

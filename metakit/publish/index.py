@@ -31,9 +31,6 @@ STATUS_LABELS = {"ok": "ok", "not_implemented": "not yet implemented", "failed":
 CONTRACTS = "CONTRACTS.md"
 """The repository's contracts document (results table, verdicts), linked when it exists."""
 
-ROOT = Path(__file__).resolve().parents[2]
-"""The project root of this checkout (its ``data/`` and ``CONTRACTS.md``)."""
-
 _INDEX_CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; max-width: 1320px; }
 h1 { margin: 0 0 0.3em; }
@@ -139,7 +136,7 @@ def verdict_definitions() -> str:
 
 
 def index_html(reviews: Sequence[str], records: Mapping[str, Outcome | None], out: Path,
-               commit: str | None, written: str, *, root: Path | None = None) -> str:
+               commit: str | None, written: str, *, root: Path) -> str:
     """The front page: what the project is, one row per review of ``reviews``, the verdicts.
 
     Parameters
@@ -154,11 +151,9 @@ def index_html(reviews: Sequence[str], records: Mapping[str, Outcome | None], ou
         Git commit of the build, shown once in the footer.
     written : str
         Time the index was written.
-    root : Path, optional
-        Project root with ``data/<review>/review.yaml`` and ``CONTRACTS.md``; default
-        :data:`ROOT`.
+    root : Path
+        Project root with ``data/<review>/review.yaml`` and ``CONTRACTS.md``.
     """
-    root = ROOT if root is None else root
     rows = "\n".join(_index_row(review, records.get(review), out, root) for review in reviews)
     heads = "".join(
         [f"<th>{h}</th>" for h in ("review", "status")]

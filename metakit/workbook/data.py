@@ -11,6 +11,7 @@ row (as a spreadsheet numbers it: header = row 1), column and the offending valu
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,8 @@ from metakit.workbook.schema import (
     table_schema,
 )
 
-DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
+DATA_ENV = "METAKIT_DATA"
+"""Environment variable naming the project's data folder (see :func:`data_root`)."""
 
 
 def _where(path: Path, row: int | None = None, column: str | None = None) -> str:
@@ -175,9 +177,31 @@ def read_table(path: str | Path, spec: FileSchema | None = None) -> pd.DataFrame
     return validate(frame, path, spec)
 
 
+def data_root() -> Path:
+    """The project's data folder, where a review given by id alone is looked for.
+
+    ``$METAKIT_DATA`` when set, else the first of ``./data`` and ``../data`` that exists (a
+    notebook opened in JupyterLab runs in ``notebooks/``). The package itself names no folder,
+    so that it works installed outside a checkout.
+
+    Raises
+    ------
+    DataError
+        No such folder; the message says where it looked.
+    """
+    named = os.environ.get(DATA_ENV)
+    candidates = [Path(named)] if named else [Path.cwd() / "data", Path.cwd().parent / "data"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise DataError(f"no data folder (looked in {', '.join(map(str, candidates))}): give "
+                    f"data_dir, or set {DATA_ENV}")
+
+
 def review_dir(review: str, data_dir: str | Path | None = None) -> Path:
-    """The data folder of ``review`` (``data/<review>`` unless ``data_dir`` is given)."""
-    folder = Path(data_dir) if data_dir else DATA_ROOT / review
+    """The data folder of ``review`` (``<data root>/<review>`` unless ``data_dir`` is given;
+    see :func:`data_root`)."""
+    folder = Path(data_dir) if data_dir else data_root() / review
     if not folder.is_dir():
         raise DataError(f"{folder}: no data folder for review {review!r}")
     return folder

@@ -37,7 +37,7 @@ from metakit.workbook import summary
 from metakit.workbook import kinds as _registered  # noqa: F401  (registers the family kinds)
 from metakit.workbook.analyses import Fitted
 from metakit.workbook.crosschecks import run_checks
-from metakit.workbook.data import DATA_ROOT
+from metakit.workbook.data import review_dir
 from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
 from metakit.workbook.report import checks_table, sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
@@ -354,11 +354,6 @@ class Gallery:
             display(draw())
 
 
-def dossier_path(review: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The dossier folder of ``review``: ``data_dir`` when given, else ``data/<review>``."""
-    return Path(data_dir) if data_dir else DATA_ROOT / review
-
-
 def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[str] | None = None,
         options: Mapping[str, Any] | None = None) -> Review:
     """Run a review from its dossier.
@@ -366,8 +361,9 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
     Parameters
     ----------
     review : str, path or Dossier
-        A review id (its dossier is ``data_dir`` or the repository's ``data/<review>``), a dossier
-        folder, or a loaded :class:`~metakit.workbook.dossier.Dossier`.
+        A review id (its dossier is ``data_dir``, else ``<data root>/<review>``: see
+        :func:`metakit.workbook.data.data_root`), a dossier folder, or a loaded
+        :class:`~metakit.workbook.dossier.Dossier`.
     data_dir : path, optional
         The dossier folder, when ``review`` is an id.
     options : mapping, optional
@@ -388,7 +384,7 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
         dossier = review
     else:
         path = Path(review)
-        dossier = load_dossier(path if path.is_dir() else dossier_path(str(review), data_dir))
+        dossier = load_dossier(path if path.is_dir() else review_dir(str(review), data_dir))
     if options:
         dossier = with_options(dossier, options)
     formatting.install()
