@@ -195,16 +195,23 @@ def _two_sided_p(stat: float, dist: str, df: int | None) -> float:
 
 
 def _read_test(name: str, key: str, printed: str, estimate: str, ci_low: str, ci_high: str, *,
-               scale: Scale, level: float, dist: str, df: int | None, label: str
-               ) -> tuple[float, int | None, dict[str, object], _CI | Check]:
+               scale: Scale, level: float, dist: str, df: int | None, absent: str, label: str
+               ) -> tuple[float, int | None, dict[str, object], _CI, Printed] | Check:
     """The opening of a check of a printed test statistic against a CI: the validated level and
-    df, the inputs as recorded, and the CI read (or the ``not_checkable`` check)."""
+    df, the inputs as recorded, the CI and the printed statistic read; or the early
+    ``not_checkable`` check (``absent`` says why when the statistic is not printed)."""
     _no_null_on(scale)
     level = check_level(level)
     df = check_dist(dist, df)
     inputs = {"estimate": estimate, "ci_low": ci_low, "ci_high": ci_high, key: printed,
               "scale": scale, "level": level, "dist": dist if df is None else f"t({df})"}
-    return level, df, inputs, _read_ci(name, estimate, ci_low, ci_high, scale, inputs, label)
+    ci = _read_ci(name, estimate, ci_low, ci_high, scale, inputs, label)
+    if isinstance(ci, Check):
+        return ci
+    statistic = parse_optional(key, printed)
+    if statistic is None:
+        return make_check(name, inputs, None, "not_checkable", f"Not checkable: {absent}.", label)
+    return level, df, inputs, ci, statistic
 
 
 @impossible_is_inconsistent
@@ -257,14 +264,11 @@ def p_from_ci(estimate: str, ci_low: str, ci_high: str, p: str, *, scale: Scale 
     >>> p_from_ci("-0.27", "-0.59", "-0.05", "0.10").verdict
     'inconsistent'
     """
-    level, df, inputs, ci = _read_test("p_from_ci", "p", p, estimate, ci_low, ci_high,
-                                       scale=scale, level=level, dist=dist, df=df, label=label)
-    if isinstance(ci, Check):
-        return ci
-    printed_p = parse_optional("p", p)
-    if printed_p is None:
-        return make_check("p_from_ci", inputs, None, "not_checkable",
-                          "Not checkable: no p-value printed.", label)
+    read = _read_test("p_from_ci", "p", p, estimate, ci_low, ci_high, scale=scale, level=level,
+                      dist=dist, df=df, absent="no p-value printed", label=label)
+    if isinstance(read, Check):
+        return read
+    level, df, inputs, ci, printed_p = read
     p_box = (max(printed_p.low, 0.0), min(printed_p.high, 1.0))
     if p_box[0] > p_box[1]:
         raise Impossible(f"p {printed_p.text} is not a probability between 0 and 1")
@@ -317,14 +321,11 @@ def z_from_ci(estimate: str, ci_low: str, ci_high: str, z: str, *, scale: Scale 
     Altman, D. G., & Bland, J. M. (2011). How to obtain the P value from a confidence interval.
     BMJ, 343, d2304.
     """
-    level, df, inputs, ci = _read_test("z_from_ci", "z", z, estimate, ci_low, ci_high,
-                                       scale=scale, level=level, dist=dist, df=df, label=label)
-    if isinstance(ci, Check):
-        return ci
-    printed_z = parse_optional("z", z)
-    if printed_z is None:
-        return make_check("z_from_ci", inputs, None, "not_checkable",
-                          "Not checkable: no test statistic printed.", label)
+    read = _read_test("z_from_ci", "z", z, estimate, ci_low, ci_high, scale=scale, level=level,
+                      dist=dist, df=df, absent="no test statistic printed", label=label)
+    if isinstance(read, Check):
+        return read
+    level, df, inputs, ci, printed_z = read
     low, high = printed_z.low, printed_z.high
     if low >= 0:
         z_abs = (low, high)
