@@ -542,5 +542,7 @@ def test_a_mantel_haenszel_forest_names_its_method_as_revman_does():
         texts = [t.get_text() for t in (*figure.texts, *(t for ax in figure.axes for t in ax.texts))]
         assert any(header in t for t in texts), (fit.method, texts)
         assert "Not estimable" in texts          # D: a double-zero table
+        assert "Experimental\nEvents" in texts and "Control\nTotal" in texts
+        assert texts[texts.index("A") + 1:texts.index("A") + 5] == ["4", "123", "11", "139"]
         weights = [t for t in texts if re.fullmatch(r"\d+\.\d%", t) and t != "100.0%"]
         assert weights[:3] == [f"{w:.1f}%" for w in fit.weights[:3]]

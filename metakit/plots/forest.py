@@ -662,6 +662,10 @@ def forest(result: Any, *, columns: pd.DataFrame | Mapping[str, Sequence[Any]] |
     if columns is None and prop is not None:
         columns = {"Events": list(np.asarray(prop.xi).astype(int)),
                    "Total": list(np.asarray(prop.ni).astype(int))}
+    elif columns is None and getattr(fit, "tables", None) is not None and len(fit.tables) == k:
+        a, b, c, d = np.asarray(fit.tables, float).T   # a Mantel-Haenszel or Peto fit's 2x2s
+        columns = arm_columns(labels=("Experimental", "Control"), ai=a, n1i=a + b, ci=c,
+                              n2i=c + d)
     col_headers, cells = _columns(columns, k)
     est, lo, hi = _study_intervals(fit, prop, back)
     weights = np.asarray(fit.weights, float)
