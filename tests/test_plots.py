@@ -546,3 +546,21 @@ def test_a_mantel_haenszel_forest_names_its_method_as_revman_does():
         assert texts[texts.index("A") + 1:texts.index("A") + 5] == ["4", "123", "11", "139"]
         weights = [t for t in texts if re.fullmatch(r"\d+\.\d%", t) and t != "100.0%"]
         assert weights[:3] == [f"{w:.1f}%" for w in fit.weights[:3]]
+
+
+def test_bubble_labels_neither_overlap_nor_leave_the_axes():
+    # two studies 0.02 apart on both axes, and one at the right edge (as iua's dose plot)
+    x = np.array([6.7, 7.0, 7.3, 7.8, 7.82, 8.0, 9.05])
+    yi = np.array([3.9, 3.6, 1.8, 1.8, 1.82, 2.7, 2.8])
+    vi = np.full(7, 0.1)
+    slab = ["Lee 2020", "Ma 2020", "Zhang (Shi) 2021", "Singh 2020", "Other 2019", "Singh 2014",
+            "Arikan 2023"]
+    figure = plots.bubble(rma(yi, vi, mods=x, slab=slab), labels=True)
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    frame = ax.get_window_extent(renderer)
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text() in slab]
+    assert len(boxes) == 7
+    for i, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1
+        assert not any(box.overlaps(other) for other in boxes[i + 1:])

@@ -105,9 +105,7 @@ def bubble(result: Any, moderator: int | str = 0, *, labels: bool = False,
                linewidths=0.5, zorder=3, gid="bubbles")
     ax.axhline(tx(0.0), color="#777777", lw=0.6, ls=(0, (3, 2)), zorder=0)
     if labels:
-        for xi, yi, lab, sz in zip(x, tx(y), result.slab, sizes):
-            ax.annotate(str(lab), (xi, yi), xytext=(np.sqrt(sz) / 2 + 2, 0),
-                        textcoords="offset points", va="center", fontsize=7)
+        _place_labels(ax, x, tx(y), [str(lab) for lab in result.slab], np.sqrt(sizes) / 2)
     if log:
         from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
         ax.set_yscale("log")
@@ -127,3 +125,27 @@ def bubble(result: Any, moderator: int | str = 0, *, labels: bool = False,
     return describe(fig, f"Bubble plot{': ' + title if title else ''}. {name} of {result.k} "
                          f"studies against {ax.get_xlabel()}, bubble area by weight, with the "
                          f"fitted meta-regression line and its confidence band; {slope}.")
+
+
+def _place_labels(ax: Any, x: np.ndarray, y: np.ndarray, texts: list[str],
+                  radii: np.ndarray) -> None:
+    """Write each label beside its bubble (``radii`` in points) where it stays inside the axes
+    and overlaps no label placed before it: to the right, else to the left, above or below; to
+    the right when no place is free."""
+    renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed: list[Any] = []
+    for i in np.argsort(x, kind="stable"):
+        gap = radii[i] + 2
+        spots = (((gap, 0), "left", "center"), ((-gap, 0), "right", "center"),
+                 ((0, gap), "center", "bottom"), ((0, -gap), "center", "top"))
+        for n, (offset, ha, va) in enumerate((*spots, spots[0])):
+            label = ax.annotate(texts[i], (x[i], y[i]), xytext=offset, textcoords="offset points",
+                                ha=ha, va=va, fontsize=7)
+            box = label.get_window_extent(renderer)
+            inside = (frame.x0 <= box.x0 and box.x1 <= frame.x1
+                      and frame.y0 <= box.y0 and box.y1 <= frame.y1)
+            if n == len(spots) or (inside and not any(box.overlaps(b) for b in placed)):
+                break
+            label.remove()
+        placed.append(box)
