@@ -16,18 +16,25 @@ without ``Rscript`` only metakit's times are printed.
 from __future__ import annotations
 
 import json
+import statistics
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from bench_engine import median_time
+from bench_engine import cpu
 
 import metakit as mk
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "glmm_mv_reference.json"
 R_REPEATS = 50
+
+
+def median_time(func, number: int, rounds: int = 5) -> float:
+    """Median CPU seconds a call over ``rounds`` rounds of ``number`` calls (after one warm-up)."""
+    func()
+    return statistics.median(cpu(func, number) for _ in range(rounds))
 
 
 def metafor_times(data: dict) -> dict[str, float] | None:
