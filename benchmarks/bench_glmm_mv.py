@@ -16,8 +16,8 @@ without ``Rscript`` only metakit's times are printed.
 from __future__ import annotations
 
 import json
-import statistics
 import shutil
+import statistics
 import subprocess
 import tempfile
 from pathlib import Path
