@@ -82,6 +82,8 @@ def test_no_spread_within_studies_puts_the_within_component_at_zero():
     ({"method": "DL"}, "method: unknown value 'DL'; choose one of REML, ML"),
     ({"test": "knha"}, "test: unknown value 'knha'"),
     ({"level": 0}, "level"),
+    ({"yi": [1e200, -1e200, 0.0, 1.0]}, "yi: 1e\\+200 at study index 0 is outside the range"),
+    ({"vi": [1e300] * 4}, "vi: 1e\\+300 at study index 0 is outside the range"),
 ])
 def test_rma_mv_bad_input(kwargs, message):
     args = {"yi": [0.1, 0.2, 0.3, 0.4], "vi": [0.1, 0.1, 0.1, 0.1],

@@ -160,6 +160,20 @@ def check_magnitude(name: str, array: NDArray[np.float64], *,
                          f"{MAX_MAGNITUDE:g}); check the units of the data")
 
 
+def effects_and_variances(yi: ArrayLike, vi: ArrayLike, slab: Sequence[Any] | None
+                          ) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str] | None]:
+    """``(yi, vi, labels)`` of a model's studies: numbers of one length, positive variances and
+    magnitudes a fit can handle (:func:`check_magnitude`), errors naming the study."""
+    y = as_float_array("yi", yi)
+    labels = labels_or_none(slab, len(y))
+    var = as_float_array("vi", vi, labels=labels)
+    same_length(yi=y, vi=var)
+    check_positive("vi", var, labels=labels)
+    check_magnitude("yi", y, labels=labels)
+    check_magnitude("vi", var, labels=labels, reciprocal=True)
+    return y, var, labels
+
+
 def keyword_only(func: str, args: tuple[Any, ...], names: str) -> None:
     """Reject positional arguments of a function whose data must be named (``names``)."""
     if args:

@@ -431,13 +431,8 @@ def rma(yi: ArrayLike, vi: ArrayLike, method: str = "REML", test: str = "z",
     method = v.check_choice("method", method, METHODS)
     test = v.check_choice("test", test, ("z", "knha"))
     level = v.check_level(level)
-    y = v.as_float_array("yi", yi)
-    labels = v.labels_or_none(slab, len(y))
-    var = v.as_float_array("vi", vi, labels=labels)
-    k = v.same_length(yi=y, vi=var)
-    v.check_positive("vi", var, labels=labels)
-    v.check_magnitude("yi", y, labels=labels)
-    v.check_magnitude("vi", var, labels=labels, reciprocal=True)
+    y, var, labels = v.effects_and_variances(yi, vi, slab)
+    k = len(y)
     sizes = None
     if ni is not None:
         sizes = v.as_float_array("ni", ni, labels=labels)

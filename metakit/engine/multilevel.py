@@ -277,10 +277,7 @@ def rma_mv(yi: ArrayLike, vi: ArrayLike, study: Sequence[Any], method: str = "RE
     method = v.check_choice("method", method, MV_METHODS)
     test = v.check_choice("test", test, ("z", "t"))
     level = v.check_level(level)
-    y = v.as_float_array("yi", yi)
-    labels = v.labels_or_none(slab, len(y))
-    var = v.as_float_array("vi", vi, labels=labels)
-    v.check_positive("vi", var, labels=labels)
+    y, var, labels = v.effects_and_variances(yi, vi, slab)
     if study is None or isinstance(study, str) or not np.iterable(study):
         raise ValueError(f"study: a label for every row is required, got {study!r}")
     groups = list(study)
