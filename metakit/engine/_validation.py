@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from metakit.engine._text import quote
+
 
 class DataWarning(UserWarning):
     """A result is undefined for some studies (set to NaN), and the warning says which and why."""
@@ -48,13 +50,13 @@ def as_float_array(name: str, values: ArrayLike, *, labels: Sequence[str] | None
 def _first_non_number(values: Any) -> str:
     """Where ``values`` first holds something that is not a number, and what (short)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        return _short(values)
+        return quote(values)
     for i, value in enumerate(np.ravel(np.asarray(values, dtype=object))):
         try:
             float(value)
         except (TypeError, ValueError):
-            return f"{_short(value)} at position {i}"
-    return _short(values)
+            return f"{quote(value)} at position {i}"
+    return quote(values)
 
 
 def same_length(labels: Sequence[str] | None = None, **arrays: NDArray[Any]) -> int:
@@ -118,7 +120,7 @@ def check_number(name: str, value: Any, *, minimum: float | None = None,
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                       np.floating)):
-        raise ValueError(f"{name}: must be a number, got {_short(value)}")
+        raise ValueError(f"{name}: must be a number, got {quote(value)}")
     number = float(value)
     if not np.isfinite(number):
         raise ValueError(f"{name}: must be a finite number, got {number!r}")
@@ -138,7 +140,7 @@ def check_level(level: Any) -> float:
                                                                       np.floating)) \
             or not 0 < level < 100:
         raise ValueError(f"level: must be a percentage between 0 and 100 (or a proportion "
-                         f"below 1), got {_short(level)}")
+                         f"below 1), got {quote(level)}")
     return round(float(level) * 100, 10) if level < 1 else float(level)
 
 
@@ -179,12 +181,6 @@ def keyword_only(func: str, args: tuple[Any, ...], names: str) -> None:
     if args:
         raise ValueError(f"{func}: pass the counts by name ({names}); {len(args)} positional "
                          "argument(s) given, and metakit does not guess their order")
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    """``repr(value)``, truncated so that a message stays one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def labels_or_none(slab: Sequence[Any] | None, k: int) -> list[str] | None:

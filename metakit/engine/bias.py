@@ -832,7 +832,7 @@ def fsn(yi: ArrayLike | RMAResult, vi: ArrayLike | None = None, type: str | None
     if weighted is not None and kind not in ("Orwin", "General"):
         raise ValueError(f"weighted: only used with type='Orwin' or 'General', not {kind!r}")
     if weighted is not None and not isinstance(weighted, (bool, np.bool_)):
-        raise ValueError(f"weighted: must be True or False, got {v._short(weighted)}")
+        raise ValueError(f"weighted: must be True or False, got {v.quote(weighted)}")
     if fit is not None:
         y, var = fit.yi, fit.vi
     else:

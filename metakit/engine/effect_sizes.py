@@ -250,7 +250,7 @@ def escalc(measure: str, *, ai: ArrayLike | None = None, bi: ArrayLike | None = 
     v.check_choice("to", to, ("only0", "all", "none"))
     add = v.check_number("add", add, minimum=0)
     if not isinstance(drop00, (bool, np.bool_)):
-        raise ValueError(f"drop00: must be True or False, got {v._short(drop00)}")
+        raise ValueError(f"drop00: must be True or False, got {v.quote(drop00)}")
 
     def need(**named: ArrayLike | None) -> dict[str, NDArray[np.float64]]:
         missing = [name for name, value in named.items() if value is None]

@@ -281,7 +281,7 @@ def rma_mh(*args: Any, ai: ArrayLike | None = None, bi: ArrayLike | None = None,
     add = v.check_number("add", add, minimum=0)
     for name, flag in (("drop00", drop00), ("correct", correct), ("random", random)):
         if not isinstance(flag, (bool, np.bool_)):
-            raise ValueError(f"{name}: must be True or False, got {v._short(flag)}")
+            raise ValueError(f"{name}: must be True or False, got {v.quote(flag)}")
     a, b, c, d, labels = _tables(ai, bi, ci, di, n1i, n2i, slab)
     if drop00:
         keep = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))

@@ -356,10 +356,10 @@ def _expand(name: str, column: pd.Series) -> list[tuple[str, Any]]:
         numbers = [x for x in column if not isinstance(x, str)]
         if numbers:
             raise ValueError(f"mods: moderator {name!r} mixes text and numbers "
-                             f"(e.g. {v._short(numbers[0])})")
+                             f"(e.g. {v.quote(numbers[0])})")
         levels = sorted(set(column))
     if len(levels) < 2:
-        raise ValueError(f"mods: moderator {name!r} has one level ({v._short(levels[0])}) in "
+        raise ValueError(f"mods: moderator {name!r} has one level ({v.quote(levels[0])}) in "
                          "these studies; it needs at least two")
     return [(str(level), (column == level).to_numpy(dtype=float)) for level in levels[1:]]
 
@@ -506,7 +506,7 @@ def _check_weights(weights: ArrayLike | None, weighted: Any, X: NDArray[np.float
                    labels: Sequence[str] | None) -> NDArray[np.float64] | None:
     """User weights: finite, >= 0, one per study, enough of them positive to fit ``X``."""
     if not isinstance(weighted, (bool, np.bool_)):
-        raise ValueError(f"weighted: must be True or False, got {v._short(weighted)}")
+        raise ValueError(f"weighted: must be True or False, got {v.quote(weighted)}")
     if weights is None:
         return None
     if not weighted:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from metakit import audit
 from metakit.engine.effect_sizes import escalc
+from metakit.engine.measures import PROPORTION
 from metakit.engine.mh import rma_mh
 from metakit.engine.models import rma
 from metakit.engine.proportions import metaprop
@@ -38,7 +39,6 @@ from metakit.workbook.results import fit_summary, join_notes, rounds_to
 if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
-PROPORTION_MEASURES = frozenset({"PFT", "PLO", "PR", "PAS"})
 NEW_ROWS = ("overall", "groups")
 """The rows a new pooled analysis can give (its ``options.rows``)."""
 _ARGUMENTS = {
@@ -92,7 +92,7 @@ class Fitted:
         effect = self.analysis.effect
         if effect is None or "null" in self.analysis.options:
             return self.analysis.options.get("null")
-        if effect.measure in PROPORTION_MEASURES or effect.measure == "GEN":
+        if effect.measure in PROPORTION or effect.measure == "GEN":
             return None
         return 0.0
 
@@ -323,7 +323,7 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
     fitted, when that differs from the analysis's own title)."""
     analysis = fitted.analysis
     measure = analysis.effect.measure if analysis.effect else None
-    if measure in PROPORTION_MEASURES:
+    if measure in PROPORTION:
         measure = "proportion (%)" if scale == 100 else "proportion"
     return context.results.row(
         analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
@@ -413,7 +413,7 @@ def _regression_rows(context: Context, fitted: Fitted) -> list[dict[str, Any]]:
 
 
 def _is_share(analysis: Analysis) -> bool:
-    return analysis.effect is not None and analysis.effect.measure in PROPORTION_MEASURES
+    return analysis.effect is not None and analysis.effect.measure in PROPORTION
 
 
 def slug(text: str) -> str:

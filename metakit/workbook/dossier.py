@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metakit.engine._text import quote
 from metakit.workbook.data import load_review
 from metakit.workbook.yamlfile import load_yaml
 
@@ -338,18 +339,13 @@ def _read_yaml(path: Path, *, required: bool) -> Any:
                            f"({str(error).splitlines()[0][:80]})") from None
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _validated(model: type[_Model], data: Any, where: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        shown = "" if first["type"] == "missing" else f" (got {_short(first.get('input'))})"
+        shown = "" if first["type"] == "missing" else f" (got {quote(first.get('input'))})"
         raise DossierError(f"{where}, key {key}: {first['msg'].lower()}{shown}") from None
 
 
@@ -363,7 +359,7 @@ def _entries(path: Path, key: str, model: type[_Model]) -> tuple[Any, ...]:
     entries = []
     for i, item in enumerate(data[key]):
         label = item.get("id") or item.get("label") if isinstance(item, Mapping) else None
-        where = f"{name}, entry {i + 1}" + (f" ({_short(label)})" if label else "")
+        where = f"{name}, entry {i + 1}" + (f" ({quote(label)})" if label else "")
         entries.append(_validated(model, item, where))
     return tuple(entries)
 
@@ -393,13 +389,13 @@ def _check_references(dossier: Dossier) -> None:
                       for m in [_REFERENCE.match(value)] if m]
         for name in (column for pid, column in references if pid == RULES):
             if name not in dossier.meta.rules:
-                raise DossierError(f"{dossier.path.name}/checks.yaml, {_short(spec.label)}: "
+                raise DossierError(f"{dossier.path.name}/checks.yaml, {quote(spec.label)}: "
                                    f"refers to the rule {name!r}, which review.yaml does not "
                                    f"state")
         named = list(spec.result) + [pid for pid, _ in references if pid != RULES]
         for pid in named:
             if pid not in ids:
-                raise DossierError(f"{dossier.path.name}/checks.yaml, {_short(spec.label)}: "
+                raise DossierError(f"{dossier.path.name}/checks.yaml, {quote(spec.label)}: "
                                    f"refers to {pid!r}, which is not in published.csv")
 
 

@@ -49,10 +49,10 @@ import numpy as np
 import pandas as pd
 
 from metakit.engine.bias import regtest, trimfill
+from metakit.engine.measures import PROPORTION
 from metakit.engine.transforms import back_transform
 from metakit.engine.sensitivity import leave1out
 from metakit.workbook.analyses import (
-    PROPORTION_MEASURES,
     Fitted,
     between_row,
     fit_analysis,
@@ -77,7 +77,7 @@ def _model(fit: Any) -> Any:
 def trims_and_fills(analysis: Any) -> bool:
     """Whether an analysis gets trim-and-fill: flagged ``bias``, and not of proportions (whose
     funnel has no null to be asymmetric about)."""
-    return bool(analysis.bias) and analysis.effect.measure not in PROPORTION_MEASURES
+    return bool(analysis.bias) and analysis.effect.measure not in PROPORTION
 
 
 def significant(fit: Any, null: float | None) -> bool | None:
@@ -267,7 +267,7 @@ def bias_rows(context: Context, fitted: dict[str, Fitted]
             table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, None, None, None,
                                                  f"not run: k = {model.k}, fewer than 3"))))
             continue
-        proportion = authors.analysis.effect.measure in PROPORTION_MEASURES
+        proportion = authors.analysis.effect.measure in PROPORTION
         test = regtest(model)
         note = "; ".join(part for part in (
             f"k = {model.k}, below the paper's own minimum of {rule.value} for a bias test"
