@@ -149,3 +149,10 @@ def test_the_stated_rule_picks_the_model_from_the_fit(dossier):
     fit = review.fit("rr").fit
     assert fit.method == "DL"   # I² = 92% > 50%: the rule picks random effects (DerSimonian-Laird)
     assert audit.rule_choice("random if I2 > 50%", i2=fit.i2, q_pval=fit.q_pval) == "random"
+
+
+def test_the_rule_picks_the_analysis_s_own_random_effects_method(dossier):
+    path = dossier / "analyses.yaml"
+    path.write_text(path.read_text().replace("model: {method: REML}",
+                                             "model: {method: rule, random: PM}"))
+    assert run(dossier).fit("rr").fit.method == "PM"

@@ -169,7 +169,7 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
         return Fitted(analysis, selected, fit)
     if effect.source == "proportions":
         xi, ni = arguments["xi"], arguments["ni"]
-        method = _rule_pick(context, method, lambda m: metaprop(
+        method = _rule_pick(context, method, spec.random, lambda m: metaprop(
             xi, ni, measure=effect.measure, method=m, test=test, level=level, slab=labels))
         fit = metaprop(xi, ni, measure=effect.measure, method=method, test=test, level=level,
                        slab=labels)
@@ -184,7 +184,8 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
     es = escalc(effect.measure, **arguments, **options, **_level(effect.source, level))
     if effect.paired:
         es["vi"] = _paired_variance(context, analysis, arguments)
-    method = _rule_pick(context, method, lambda m: rma(es["yi"], es["vi"], method=m, level=level))
+    method = _rule_pick(context, method, spec.random,
+                        lambda m: rma(es["yi"], es["vi"], method=m, level=level))
     fit = rma(es["yi"], es["vi"], method=method, test=test, level=level, measure=effect.measure,
               slab=labels, mods=_moderators(context, analysis, selected))
     sub = None
@@ -240,8 +241,9 @@ def _level(source: str, level: float) -> dict[str, float]:
     return {"level": level} if source in ("ci", "published") else {}
 
 
-def _rule_pick(context: Context, method: str, fit: Callable[[str], Any]) -> str:
-    """``rule``: the paper's stated rule picks the method from the fixed-effect fit's I² and p."""
+def _rule_pick(context: Context, method: str, random: str, fit: Callable[[str], Any]) -> str:
+    """``rule``: the paper's stated rule picks, from the fixed-effect fit's I² and p, fixed
+    effect or the analysis's random-effects method ``random`` (``model.random``)."""
     if method != "rule":
         return method
     rule = context.dossier.meta.model_rule
@@ -250,7 +252,7 @@ def _rule_pick(context: Context, method: str, fit: Callable[[str], Any]) -> str:
                            f"review.yaml (rules.model)")
     probe = fit("EE")
     chosen = audit.rule_choice(rule, i2=probe.i2, q_pval=probe.q_pval)
-    return "EE" if chosen == "fixed" else context.random_method
+    return "EE" if chosen == "fixed" else random
 
 
 def _heterogeneity_note(fit: Any, row: Mapping[str, Any]) -> str:

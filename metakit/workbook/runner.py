@@ -63,11 +63,6 @@ class Context:
     def level(self) -> float:
         return self.dossier.meta.options.level
 
-    @property
-    def random_method(self) -> str:
-        """The random-effects method the stated rule picks (the software's DerSimonian-Laird)."""
-        return "DL"
-
     def published_row(self, pid: str) -> dict[str, Any]:
         """A row of ``published.csv`` as printed text (empty cells as ``None``)."""
         published = self.dossier.published
