@@ -269,8 +269,8 @@ def _heterogeneity_note(fit: Any, row: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _fit_of(fitted: Fitted, fit: Any) -> Any:
-    """The model-scale fit inside a metaprop result."""
+def model_of(fit: Any) -> Any:
+    """The model-scale fit: the one inside a metaprop result, else ``fit`` itself."""
     return getattr(fit, "fit", fit)
 
 
@@ -287,7 +287,7 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
             targets += [(pid, fitted.groups.groups[level_name]) for pid in pids]
         for pid, fit in targets:
             row = context.published_row(pid)
-            values = fit_summary(_fit_of(fitted, fit), scale=answer.scale)
+            values = fit_summary(model_of(fit), scale=answer.scale)
             note = join_notes((_heterogeneity_note(fit, row), analysis.remarks.get(pid, "")))
             fitted.results.append(context.results.compare_row(
                 row, analysis=analysis.title, note=note, checks=context.rule_checks(pid),
@@ -330,7 +330,7 @@ def new_row(context: Context, fitted: Fitted, fit: Any, *, suffix: str = "",
     return context.results.row(
         analysis_id=analysis.id + suffix, outcome=analysis.options.get("outcome", analysis.title),
         measure=measure, subgroup=subgroup_name, analysis=title or analysis.title,
-        verdict="new", note=note, **fit_summary(_fit_of(fitted, fit), scale=scale))
+        verdict="new", note=note, **fit_summary(model_of(fit), scale=scale))
 
 
 @kind("pool")

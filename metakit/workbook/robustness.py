@@ -53,6 +53,7 @@ from metakit.engine.measures import PROPORTION
 from metakit.engine.transforms import back_transform
 from metakit.engine.sensitivity import leave1out
 from metakit.workbook.analyses import (
+    model_of,
     Fitted,
     between_row,
     fit_analysis,
@@ -70,10 +71,6 @@ COLUMNS = ("analysis_id", "group", "model", "k", "authors", "re-run", "predictio
            "tau2", "significant (authors)", "significant (re-run)", "conclusion changes")
 
 
-def _model(fit: Any) -> Any:
-    return getattr(fit, "fit", fit)
-
-
 def trims_and_fills(analysis: Any) -> bool:
     """Whether an analysis gets trim-and-fill: flagged ``bias``, and not of proportions (whose
     funnel has no null to be asymmetric about)."""
@@ -84,7 +81,7 @@ def significant(fit: Any, null: float | None) -> bool | None:
     """Whether the CI (model scale) excludes ``null``; ``None`` when there is no null."""
     if null is None:
         return None
-    model = _model(fit)
+    model = model_of(fit)
     return not (model.ci_low <= null <= model.ci_high)
 
 
@@ -93,7 +90,7 @@ def _interval(values: dict[str, Any]) -> str:
 
 
 def _prediction(fit: Any, scale: float) -> tuple[float, float]:
-    model = _model(fit)
+    model = model_of(fit)
     if model.measure:
         back = model.back_transform()
         return scale * back["pi_low"], scale * back["pi_high"]
@@ -109,7 +106,7 @@ def _pairs(authors: Fitted, robust: Fitted) -> list[tuple[str, Any, Any]]:
 
 
 def _loo_flips(fit: Any, null: float | None) -> tuple[pd.DataFrame, list[str]]:
-    loo = leave1out(_model(fit))
+    loo = leave1out(model_of(fit))
     if null is None:
         return loo, []
     whole = significant(fit, null)
@@ -123,36 +120,22 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
     """The robustness table and its ``new`` results rows, for every flagged analysis."""
     options = context.dossier.meta.options
     table, rows = [], []
-    for analysis_id, authors in fitted.items():
+    for authors in fitted.values():
         analysis = authors.analysis
         if not analysis.robustness or authors.fit is None:
             continue
         robust = fit_analysis(context, analysis, method=options.robust_method, test="knha")
-        scale = 100.0 if analysis.effect.measure in ("PFT", "PLO", "PR") and options.percent \
-            else 1.0
-        null = authors.null
+        scale = 100.0 if analysis.effect.measure in PROPORTION and options.percent else 1.0
         for name, fit_a, fit_r in _pairs(authors, robust):
-            a = fit_summary(_model(fit_a), scale=scale)
-            r = fit_summary(_model(fit_r), scale=scale)
-            low, high = _prediction(fit_r, scale)
-            sig_a, sig_r = significant(fit_a, null), significant(fit_r, null)
-            changes = None if null is None else sig_a != sig_r
-            table.append(dict(zip(COLUMNS, (
-                analysis_id, name, _model(fit_r).model_label, _model(fit_r).k, _interval(a),
-                _interval(r), f"{low:.2f} to {high:.2f}", _model(fit_r).tau2, sig_a, sig_r,
-                changes))))
-            note = f"prediction interval {low:.2f} to {high:.2f}"
-            if changes:
-                note += f"; {FLIP_MARKER} from the authors' model"
             suffix = "_robust" + ("" if name == "overall" else "_" + slug(name))
-            rows.append(new_row(context, robust, fit_r, suffix=suffix,
-                                subgroup_name="" if name == "overall" else name, note=note,
-                                scale=scale, title=f"{analysis.title}: re-run with "
-                                                   f"{_model(fit_r).model_label}"))
+            record, row = _rerun(context, authors, name, fit_a, fit_r, suffix, scale)
+            table.append(record)
+            rows.append(row)
         if robust.groups is not None:
+            label = model_of(robust.fit).model_label
             rows.append(between_row(context, robust, suffix="_robust_between",
-                                    note=f"subgroup summaries of {_model(robust.fit).model_label}"))
-        rows += _loo_rows(context, authors, robust, null, scale)
+                                    note=f"subgroup summaries of {label}"))
+        rows += _loo_rows(context, authors, robust, authors.null, scale)
         for extra in (_glmm_reruns(context, authors, scale), _three_level(context, authors)):
             for record, row in extra:
                 table.append(record)
@@ -163,14 +146,15 @@ def robustness_rows(context: Context, fitted: dict[str, Fitted]
 def _rerun(context: Context, authors: Fitted, name: str, fit_a: Any, fit_r: Any, suffix: str,
            scale: float, note: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
     """One re-run beside the authors' fit: its robustness-table record and results row."""
-    a, r = fit_summary(_model(fit_a), scale=scale), fit_summary(fit_r, scale=scale)
+    model = model_of(fit_r)
+    a, r = fit_summary(model_of(fit_a), scale=scale), fit_summary(model, scale=scale)
     null = authors.null
     sig_a, sig_r = significant(fit_a, null), significant(fit_r, null)
     changes = None if null is None else sig_a != sig_r
     low, high = _prediction(fit_r, scale)
-    label = fit_r.model_label
-    record = dict(zip(COLUMNS, (authors.analysis.id, name, label, fit_r.k, _interval(a),
-                                _interval(r), f"{low:.2f} to {high:.2f}", fit_r.tau2, sig_a,
+    label = model.model_label
+    record = dict(zip(COLUMNS, (authors.analysis.id, name, label, model.k, _interval(a),
+                                _interval(r), f"{low:.2f} to {high:.2f}", model.tau2, sig_a,
                                 sig_r, changes)))
     note = "; ".join(p for p in (note, f"prediction interval {low:.2f} to {high:.2f}",
                                  f"{FLIP_MARKER} from the authors' model" if changes else "")
@@ -214,7 +198,7 @@ def _three_level(context: Context, authors: Fitted
     from metakit.engine.multilevel import rma_mv
 
     analysis = authors.analysis
-    model = _model(authors.fit)
+    model = model_of(authors.fit)
     if analysis.cluster is None or not hasattr(model, "yi"):
         return []
     study = authors.rows[analysis.cluster].astype(str).tolist()
@@ -262,7 +246,7 @@ def bias_rows(context: Context, fitted: dict[str, Fitted]
     for analysis_id, authors in fitted.items():
         if not authors.analysis.bias or authors.fit is None:
             continue
-        model = _model(authors.fit)
+        model = model_of(authors.fit)
         if model.k < 3:
             table.append(dict(zip(BIAS_COLUMNS, (analysis_id, model.k, None, None, None,
                                                  f"not run: k = {model.k}, fewer than 3"))))
@@ -299,7 +283,7 @@ def _loo_rows(context: Context, authors: Fitted, robust: Fitted,
     """Leave-one-out of the overall fit under the authors' and the robust model."""
     rows = []
     for label, fitted in (("authors", authors), ("robust", robust)):
-        model = _model(fitted.fit)
+        model = model_of(fitted.fit)
         if model.k < 3:
             continue
         loo, flips = _loo_flips(fitted.fit, null)
