@@ -16,6 +16,7 @@ after myocardial infarction. Progress in Cardiovascular Diseases, 27(5), 335-371
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,14 +81,16 @@ class PooledTablesResult:
     def yi(self) -> NDArray[np.float64]:
         """Study estimates on the model scale, as :func:`study_estimates` makes them (NaN for a
         table left out, which a forest plot shows as not estimable, as RevMan does)."""
-        return self._studies()[0]
+        return self._studies[0]
 
     @property
     def vi(self) -> NDArray[np.float64]:
         """Sampling variances of :attr:`yi` (NaN where it is)."""
-        return self._studies()[1]
+        return self._studies[1]
 
+    @functools.cached_property
     def _studies(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(yi, vi)`` of every table, computed once per result."""
         yi, vi = np.full(self.k, np.nan), np.full(self.k, np.nan)
         estimates, variances, keep = study_estimates(self.measure, *self.tables.T)
         yi[keep], vi[keep] = estimates, variances
