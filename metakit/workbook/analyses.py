@@ -123,7 +123,7 @@ def _numbers(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
 def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The analysis's data rows and the escalc arguments they give (columns as float arrays)."""
     effect = analysis.effect
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     if effect is None or analysis.data is None:
         raise DossierError(f"{where}: a pooled analysis needs 'data' and 'effect'")
     rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude, analysis.join)
@@ -139,10 +139,10 @@ def effect_columns(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, 
     return rows, arguments
 
 
-def study_labels(rows: pd.DataFrame, analysis: Analysis) -> list[str]:
+def study_labels(context: Context, analysis: Analysis, rows: pd.DataFrame) -> list[str]:
     """The study labels of an analysis's rows (its ``label`` column)."""
     if analysis.label not in rows.columns:
-        raise DossierError(f"analyses.yaml, {analysis.id}: no label column {analysis.label!r}")
+        raise DossierError(f"{context.where(analysis)}: no label column {analysis.label!r}")
     return rows[analysis.label].astype(str).tolist()
 
 
@@ -156,7 +156,7 @@ def fit_analysis(context: Context, analysis: Analysis, *, method: str | None = N
         keep = selected.index.isin(rows.index)
         selected = selected[keep]
         arguments = {k: v[keep] for k, v in arguments.items()}
-    labels = study_labels(selected, analysis)
+    labels = study_labels(context, analysis, selected)
     level = context.level
     method = method or spec.method
     test = test or spec.test
@@ -206,7 +206,7 @@ def _paired_variance(context: Context, analysis: Analysis,
     Morris, S. B., & DeShon, R. P. (2002). Combining effect size estimates in meta-analysis with
     repeated measures and independent-groups designs. Psychological Methods, 7(1), 105-125.
     """
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     r = context.dossier.meta.options.assumed_correlation
     if r is None:
         raise DossierError(f"{where}: effect.paired needs options.assumed_correlation "
@@ -224,7 +224,7 @@ def _moderators(context: Context, analysis: Analysis, rows: pd.DataFrame) -> pd.
     """The moderator columns of a meta-regression (``None`` without moderators)."""
     if not analysis.moderators:
         return None
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     columns = {}
     for moderator in analysis.moderators:
         values = _numbers(rows, moderator.column, where)
@@ -282,7 +282,7 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
         for level_name, pids in answer.groups.items():
             have = list(fitted.groups.groups) if fitted.groups is not None else []
             if level_name not in have:
-                raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: no subgroup "
+                raise DossierError(f"{context.where(analysis)}: no subgroup "
                                    f"{level_name!r} (have {', '.join(have) or 'none'})")
             targets += [(pid, fitted.groups.groups[level_name]) for pid in pids]
         for pid, fit in targets:
@@ -294,7 +294,7 @@ def answer_rows(context: Context, fitted: Fitted) -> None:
                 **values))
         for pid in answer.between:
             if fitted.groups is None:
-                raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: answers a test "
+                raise DossierError(f"{context.where(analysis)}: answers a test "
                                    f"of subgroup differences ({pid}) but has no subgroups")
             sub = fitted.groups
             fitted.results.append(context.results.compare_p_row(
@@ -345,7 +345,7 @@ def pool(context: Context, analysis: Analysis) -> Fitted:
     out ``overall`` when the subgroups share patients (time points of the same studies), or
     both when only the small-study tests are wanted.
     """
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     if analysis.moderators and (analysis.answers or analysis.subgroups or analysis.robustness
                                 or analysis.bias):
         raise DossierError(f"{where}: a meta-regression (moderators) has no answers, subgroups, "
@@ -432,7 +432,7 @@ def count(context: Context, analysis: Analysis) -> Fitted:
     """Rows of a data table that match ``where`` (or the sum of ``options.sum``), against each
     printed count the analysis answers."""
     if analysis.data is None:
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: 'count' needs 'data'")
+        raise DossierError(f"{context.where(analysis)}: 'count' needs 'data'")
     rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
     column = analysis.options.get("sum")
     value = float(_numbers(rows, column, analysis.id).sum()) if column else float(len(rows))

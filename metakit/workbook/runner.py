@@ -38,7 +38,9 @@ from metakit.workbook import kinds as _registered  # noqa: F401  (registers the 
 from metakit.workbook.analyses import Fitted
 from metakit.workbook.crosschecks import run_checks
 from metakit.workbook.data import review_dir
-from metakit.workbook.dossier import CheckSpec, Dossier, DossierError, Options, load_dossier
+from metakit.workbook.dossier import (
+    Analysis, CheckSpec, Dossier, DossierError, Options, load_dossier,
+)
 from metakit.workbook.report import checks_table, sources, verdict_counts, verdict_table
 from metakit.workbook.results import ResultsTable
 from metakit.workbook.robustness import bias_rows, robustness_rows, trims_and_fills
@@ -62,6 +64,10 @@ class Context:
     @property
     def level(self) -> float:
         return self.dossier.meta.options.level
+
+    def where(self, analysis: Analysis) -> str:
+        """Where an analysis is, for an error message (``iua/analyses.yaml, emt``)."""
+        return f"{self.name}/analyses.yaml, {analysis.id}"
 
     def published_row(self, pid: str) -> dict[str, Any]:
         """A row of ``published.csv`` as printed text (empty cells as ``None``)."""
@@ -387,7 +393,7 @@ def run(review: str | os.PathLike[str] | Dossier, data_dir: str | os.PathLike[st
     fitted = {}
     for analysis in dossier.analyses:
         if analysis.kind not in kinds.KINDS:
-            raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: unknown kind "
+            raise DossierError(f"{context.where(analysis)}: unknown kind "
                                f"{analysis.kind!r} (known: {', '.join(sorted(kinds.KINDS))})")
         fitted[analysis.id] = kinds.KINDS[analysis.kind](context, analysis)
     cross = run_checks(dossier)

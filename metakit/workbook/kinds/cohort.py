@@ -49,7 +49,7 @@ import pandas as pd
 from metakit import audit
 from metakit.audit import Printed
 from metakit.engine import cohort
-from metakit.workbook.analyses import Fitted, _numbers, kind, slug
+from metakit.workbook.analyses import Fitted, _numbers, kind, slug, study_labels
 from metakit.workbook.dossier import Analysis, DossierError
 from metakit.workbook.results import join_notes, rounds_to
 
@@ -57,32 +57,22 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 
-def _where(context: Context, analysis: Analysis) -> str:
-    return f"{context.name}/analyses.yaml, {analysis.id}"
-
-
 def _counted(context: Context, analysis: Analysis, table: str | None = None,
              where: dict[str, Any] | None = None) -> pd.DataFrame:
     """Selected rows with whole ``events`` and ``n`` (as ints), in file order."""
     name = table or analysis.data
     if name is None:
-        raise DossierError(f"{_where(context, analysis)}: kind {analysis.kind!r} needs 'data'")
+        raise DossierError(f"{context.where(analysis)}: kind {analysis.kind!r} needs 'data'")
     selector = analysis.where if table is None else where
     rows = context.dossier.select(name, selector, analysis.exclude if table is None else None)
     if rows.empty:
-        raise DossierError(f"{_where(context, analysis)}: no row of {name}.csv matches "
+        raise DossierError(f"{context.where(analysis)}: no row of {name}.csv matches "
                            f"{selector}")
     rows = rows.copy()
     for column in ("events", "n"):
-        rows[column] = _numbers(rows, column, f"{_where(context, analysis)} ({name}.csv)")
+        rows[column] = _numbers(rows, column, f"{context.where(analysis)} ({name}.csv)")
         rows[column] = rows[column].astype(int)
     return rows
-
-
-def _labels(context: Context, analysis: Analysis, rows: pd.DataFrame) -> list[str]:
-    if analysis.label not in rows.columns:
-        raise DossierError(f"{_where(context, analysis)}: no label column {analysis.label!r}")
-    return rows[analysis.label].astype(str).tolist()
 
 
 def _answered(context: Context, analysis: Analysis, keys: list[str]
@@ -91,15 +81,15 @@ def _answered(context: Context, analysis: Analysis, keys: list[str]
     targets = []
     for answer in analysis.answers:
         if answer.between:
-            raise DossierError(f"{_where(context, analysis)}: kind {analysis.kind!r} answers "
+            raise DossierError(f"{context.where(analysis)}: kind {analysis.kind!r} answers "
                                f"no test of subgroup differences ('between')")
         if answer.overall and len(keys) != 1:
-            raise DossierError(f"{_where(context, analysis)}: 'overall' needs exactly one "
+            raise DossierError(f"{context.where(analysis)}: 'overall' needs exactly one "
                                f"row or pair; map rows to published ids under 'groups'")
         targets += [(keys[0], pid, answer.scale) for pid in answer.overall]
         for key, pids in answer.groups.items():
             if key not in keys:
-                raise DossierError(f"{_where(context, analysis)}: answers {key!r}, which is "
+                raise DossierError(f"{context.where(analysis)}: answers {key!r}, which is "
                                    f"none of {', '.join(keys)}")
             targets += [(key, pid, answer.scale) for pid in pids]
     return targets
@@ -126,9 +116,9 @@ def _shown(text: str) -> str:
 def share(context: Context, analysis: Analysis) -> Fitted:
     """Proportions of data rows against printed percentages (see the module docstring)."""
     rows = _counted(context, analysis)
-    labels = _labels(context, analysis, rows)
+    labels = study_labels(context, analysis, rows)
     if len(set(labels)) != len(labels):
-        raise DossierError(f"{_where(context, analysis)}: label column {analysis.label!r} "
+        raise DossierError(f"{context.where(analysis)}: label column {analysis.label!r} "
                            f"repeats a value among the selected rows")
     groups = (rows[analysis.subgroups].astype(str).tolist() if analysis.subgroups
               else [""] * len(rows))
@@ -210,7 +200,7 @@ def chi2(context: Context, analysis: Analysis) -> Fitted:
     pairs = {key: rows[keys == key] for key in dict.fromkeys(keys)}
     for key, pair in pairs.items():
         if len(pair) != 2:
-            raise DossierError(f"{_where(context, analysis)}: {key!r} has {len(pair)} rows; "
+            raise DossierError(f"{context.where(analysis)}: {key!r} has {len(pair)} rows; "
                                f"a 2×2 table needs two")
     fitted = Fitted(analysis, rows)
     tests = {key: _two_by_two(context, analysis, pair) for key, pair in pairs.items()}
@@ -241,7 +231,7 @@ def chi2(context: Context, analysis: Analysis) -> Fitted:
 
 def _two_by_two(context: Context, analysis: Analysis, pair: pd.DataFrame) -> dict[str, Any]:
     (e1, e2), (n1, n2) = pair["events"].tolist(), pair["n"].tolist()
-    names = [_shown(x) for x in _labels(context, analysis, pair)]
+    names = [_shown(x) for x in study_labels(context, analysis, pair)]
     return {"comparison": f"{names[0]} vs {names[1]}", "group 1": f"{names[0]}: {e1}/{n1}",
             "group 2": f"{names[1]}: {e2}/{n2}", "chi2": cohort.chi2(e1, n1, e2, n2),
             "fisher": cohort.fisher(e1, n1, e2, n2),
@@ -276,11 +266,11 @@ def versus_cited(context: Context, analysis: Analysis) -> Fitted:
     """A cohort proportion against cited rates (see the module docstring)."""
     table_name = analysis.options.get("cohort")
     if not table_name:
-        raise DossierError(f"{_where(context, analysis)}: options.cohort must name the data "
+        raise DossierError(f"{context.where(analysis)}: options.cohort must name the data "
                            f"table of the cohort's proportion")
     mine = _counted(context, analysis, table_name, analysis.options.get("cohort_where"))
     if len(mine) != 1:
-        raise DossierError(f"{_where(context, analysis)}: options.cohort_where selects "
+        raise DossierError(f"{context.where(analysis)}: options.cohort_where selects "
                            f"{len(mine)} rows of {table_name}.csv; it must select one")
     events, n = int(mine["events"].iloc[0]), int(mine["n"].iloc[0])
     cited = context.dossier.select(analysis.data or "", analysis.where, analysis.exclude)
@@ -334,14 +324,14 @@ def _cited_rows(context: Context, analysis: Analysis, cited: dict[str, Any], eve
 def composition(context: Context, analysis: Analysis) -> Fitted:
     """The parts of one total as a stacked bar (see the module docstring)."""
     if analysis.data is None:
-        raise DossierError(f"{_where(context, analysis)}: kind 'composition' needs 'data'")
+        raise DossierError(f"{context.where(analysis)}: kind 'composition' needs 'data'")
     rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
     listed = analysis.where.get(analysis.label)
     if isinstance(listed, list):    # the parts in the order ``where`` lists them
         order = {str(v): i for i, v in enumerate(listed)}
         rows = rows.iloc[rows[analysis.label].astype(str).map(order).argsort(kind="stable")]
-    counts = _numbers(rows, "events", _where(context, analysis)).astype(int).tolist()
-    labels = [_shown(x) for x in _labels(context, analysis, rows)]
+    counts = _numbers(rows, "events", context.where(analysis)).astype(int).tolist()
+    labels = [_shown(x) for x in study_labels(context, analysis, rows)]
 
     def figure() -> Any:
         from metakit.plots.cohort import composition as bar

@@ -63,13 +63,9 @@ if TYPE_CHECKING:
     from metakit.workbook.runner import Context
 
 
-def _where(context: Context, analysis: Analysis) -> str:
-    return f"{context.name}/analyses.yaml, {analysis.id}"
-
-
 def _option(context: Context, analysis: Analysis, name: str) -> Any:
     if name not in analysis.options:
-        raise DossierError(f"{_where(context, analysis)}: needs options.{name}")
+        raise DossierError(f"{context.where(analysis)}: needs options.{name}")
     return analysis.options[name]
 
 
@@ -79,7 +75,7 @@ def _printed_row(context: Context, analysis: Analysis, pid: str,
     row = context.published_row(pid)
     for column in columns:
         if row.get(column) is None:
-            raise DossierError(f"{_where(context, analysis)}: published row {pid!r} prints no "
+            raise DossierError(f"{context.where(analysis)}: published row {pid!r} prints no "
                                f"{column!r}")
     return row
 
@@ -89,10 +85,10 @@ def _rows(context: Context, analysis: Analysis, *, exclude: bool = True) -> pd.D
     rows = context.dossier.select(analysis.data or "published", analysis.where,
                                   analysis.exclude if exclude else None)
     if analysis.subgroups is None or analysis.subgroups not in rows.columns:
-        raise DossierError(f"{_where(context, analysis)}: needs 'subgroups', the column naming "
+        raise DossierError(f"{context.where(analysis)}: needs 'subgroups', the column naming "
                            f"each row's set")
     if rows.empty:
-        raise DossierError(f"{_where(context, analysis)}: no row matches {analysis.where}")
+        raise DossierError(f"{context.where(analysis)}: no row matches {analysis.where}")
     return rows
 
 
@@ -110,7 +106,7 @@ def subgroup_differences(context: Context, analysis: Analysis) -> Fitted:
     from scipy import stats
 
     if analysis.effect is None or analysis.effect.source != "published":
-        raise DossierError(f"{_where(context, analysis)}: needs effect.source 'published'")
+        raise DossierError(f"{context.where(analysis)}: needs effect.source 'published'")
     rows, arguments = effect_columns(context, analysis)
     es = escalc(analysis.effect.measure, **arguments, level=context.level)
     ratio = analysis.effect.measure in LOG_MEASURES
@@ -121,7 +117,7 @@ def subgroup_differences(context: Context, analysis: Analysis) -> Fitted:
         at = rows.index.get_indexer(members.index)
         yi, se = es["yi"].to_numpy()[at], np.sqrt(es["vi"].to_numpy()[at])
         if len(at) < 2:
-            raise DossierError(f"{_where(context, analysis)}: set {name!r} has one row; a test "
+            raise DossierError(f"{context.where(analysis)}: set {name!r} has one row; a test "
                                f"of subgroup differences needs two")
         labels = members[analysis.label].astype(str).tolist()
         q, df, p = q_between(yi, se)
@@ -217,7 +213,7 @@ def double_counting(context: Context, analysis: Analysis) -> Fitted:
     table = []
     for name, spec in _option(context, analysis, "sets").items():
         if not isinstance(spec, dict) or not {"total", "studies"} <= set(spec):
-            raise DossierError(f"{_where(context, analysis)}: options.sets.{name} needs 'total' "
+            raise DossierError(f"{context.where(analysis)}: options.sets.{name} needs 'total' "
                                f"and 'studies' (published ids)")
         total = _printed_row(context, analysis, spec["total"],
                              ("estimate", "ci_low", "ci_high", "i2", "q_pval"))
@@ -258,7 +254,7 @@ def _alternatives(context: Context, analysis: Analysis,
 def patient_totals(context: Context, analysis: Analysis) -> Fitted:
     """Subsets of studies that produce printed patient totals (see the module docstring)."""
     if analysis.data is None:
-        raise DossierError(f"{_where(context, analysis)}: needs 'data' (the study table)")
+        raise DossierError(f"{context.where(analysis)}: needs 'data' (the study table)")
     arms = list(_option(context, analysis, "arms"))
     ways, names = _alternatives(context, analysis, arms)
     studies = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
@@ -266,7 +262,7 @@ def patient_totals(context: Context, analysis: Analysis) -> Fitted:
     for pid, flag in _option(context, analysis, "rows").items():
         row = _printed_row(context, analysis, pid, (*arms, "k"))
         if flag not in studies.columns:
-            raise DossierError(f"{_where(context, analysis)}: {analysis.data}.csv has no column "
+            raise DossierError(f"{context.where(analysis)}: {analysis.data}.csv has no column "
                                f"{flag!r} (options.rows)")
         listed = studies[pd.to_numeric(studies[flag]) == 1]
         matches = matching_subsets(ways, [int(row[a]) for a in arms])
@@ -289,7 +285,7 @@ def significance_claims(context: Context, analysis: Analysis) -> Fitted:
     """What the text calls significant against the printed p (see the module docstring)."""
     rule = context.dossier.meta.rules.get("alpha")
     if rule is None:
-        raise DossierError(f"{_where(context, analysis)}: needs rules.alpha in review.yaml")
+        raise DossierError(f"{context.where(analysis)}: needs rules.alpha in review.yaml")
     alpha = float(rule.value)
     rows = context.dossier.select(analysis.data or "published", analysis.where,
                                   analysis.exclude)

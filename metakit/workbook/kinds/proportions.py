@@ -47,7 +47,7 @@ check("ft_subgroup_difference")(freeman_tukey.ft_subgroup_difference)
 
 def _members_with_counts(context: Context, analysis: Analysis) -> tuple[pd.DataFrame,
                                                                            pd.DataFrame]:
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     options, effect = analysis.options, analysis.effect
     if analysis.data is None or "counts" not in options or effect is None:
         raise DossierError(f"{where}: partial_pool needs 'data' (the members), 'effect' and "
@@ -133,7 +133,7 @@ def partial_pool(context: Context, analysis: Analysis) -> Fitted:
                 note=f"partial: {len(rows)} of {len(index)} studies ({listed})",
                 **_pooled(context, analysis, rows, default_scale)))
     if answered:
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: answers a pool "
+        raise DossierError(f"{context.where(analysis)}: answers a pool "
                            f"{next(iter(answered))!r} that it does not have")
     fitted.table = pd.DataFrame(coverage)
     return fitted

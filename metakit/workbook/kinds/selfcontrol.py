@@ -142,7 +142,7 @@ def _random(context: Context, analysis: Analysis, fixed: SelfControlFit) -> bool
                                f"review.yaml (rules.model)")
         return audit.rule_choice(rule, i2=fixed.i2, q_pval=fixed.q_pval) == "random"
     if method not in ("MH", "EE", "DL"):
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: a self-controlled "
+        raise DossierError(f"{context.where(analysis)}: a self-controlled "
                            f"risk ratio is pooled with MH, DL or rule, not {method!r}")
     return method == "DL"
 
@@ -164,7 +164,7 @@ def _sweep(analysis: Analysis, events: NDArray, sizes: NDArray, labels: list[str
 @kind("selfcontrol")
 def selfcontrol(context: Context, analysis: Analysis) -> Fitted:
     """RevMan's risk ratio against a 0-event self-control arm (see the module docstring)."""
-    where = f"{context.name}/analyses.yaml, {analysis.id}"
+    where = context.where(analysis)
     if analysis.subgroups or analysis.moderators:
         raise DossierError(f"{where}: a self-controlled risk ratio has no subgroups or "
                            f"moderators here")
@@ -172,7 +172,7 @@ def selfcontrol(context: Context, analysis: Analysis) -> Fitted:
     if "ai" not in arguments or "n1i" not in arguments:
         raise DossierError(f"{where}: effect.columns must map ai (events) and n1i (patients)")
     events, sizes = arguments["ai"], arguments["n1i"]
-    labels = study_labels(rows, analysis)
+    labels = study_labels(context, analysis, rows)
     effect = analysis.effect
     assert effect is not None
     options = {"add": 0.5 if effect.add is None else effect.add,

@@ -40,14 +40,14 @@ def _printed(context: Context, analysis: Analysis) -> dict[str, Any]:
     """The published row the analysis starts from, on the log scale."""
     pid = analysis.options.get("row")
     if not pid:
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: options.row must name "
+        raise DossierError(f"{context.where(analysis)}: options.row must name "
                            f"the published row")
     row = context.published_row(pid)
     try:
         estimate, low, high = (float(row[c]) for c in ("estimate", "ci_low", "ci_high"))
         i2, k = float(row["i2"]), int(row["k"])
     except (TypeError, ValueError):
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: {pid} needs a printed "
+        raise DossierError(f"{context.where(analysis)}: {pid} needs a printed "
                            f"estimate, CI, I² and k") from None
     from scipy import stats
 
@@ -59,7 +59,7 @@ def _printed(context: Context, analysis: Analysis) -> dict[str, Any]:
 
 def _sizes(context: Context, analysis: Analysis) -> tuple[pd.DataFrame, np.ndarray]:
     if analysis.data is None:
-        raise DossierError(f"{context.name}/analyses.yaml, {analysis.id}: needs 'data' (the "
+        raise DossierError(f"{context.where(analysis)}: needs 'data' (the "
                            f"studies whose sizes bound the variances)")
     rows = context.dossier.select(analysis.data, analysis.where, analysis.exclude)
     column = analysis.options.get("size", "n")
